@@ -1,0 +1,5 @@
+import sys
+
+from rayboost.cli import main
+
+sys.exit(main())

@@ -1,0 +1,62 @@
+"""Where an experiment's files live inside its storage folder (plain paths, no I/O policy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ExperimentPaths"]
+
+
+@dataclass(frozen=True)
+class ExperimentPaths:
+    root: Path
+
+    @classmethod
+    def of(cls, storage: Path, name: str) -> ExperimentPaths:
+        return cls(Path(storage).expanduser().resolve() / name)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def meta(self) -> Path:  # experiment.json: status, dataset, task, metric, times
+        return self.root / "experiment.json"
+
+    @property
+    def config(self) -> Path:  # the resolved config, YAML
+        return self.root / "config.yaml"
+
+    @property
+    def split(self) -> Path:  # row indices of train/val/test and the data fingerprint
+        return self.root / "split.json"
+
+    @property
+    def scaler(self) -> Path:  # feature scaling fit on the train rows
+        return self.root / "scaler.json"
+
+    @property
+    def trial_events(self) -> Path:  # one JSON line per trial start/end
+        return self.root / "records" / "trials.jsonl"
+
+    @property
+    def epoch_records(self) -> Path:  # one JSON line per trial per epoch (at-least-once)
+        return self.root / "records" / "epochs.jsonl"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def tune_dir(self) -> Path:  # Ray Tune's own experiment folder
+        return self.root / "tune"
+
+    def trial_dir(self, trial_id: str) -> Path:  # best-epoch model, validation predictions
+        return self.root / "trials" / trial_id
+
+    def trial_model(self, trial_id: str) -> Path:  # best-epoch state dict (load with weights_only)
+        return self.trial_dir(trial_id) / "model.pt"
+
+    def trial_val_pred(self, trial_id: str) -> Path:  # best-epoch validation predictions
+        return self.trial_dir(trial_id) / "val_pred.npy"

@@ -1,0 +1,41 @@
+"""Config: typed records loaded from YAML and ``--set`` overrides; search-space distributions."""
+
+from rayboost.config._load import config_to_dict, load_config, parse_overrides
+from rayboost.config._schema import (
+    Config,
+    DataConfig,
+    ModelConfig,
+    RayConfig,
+    ResourcesConfig,
+    SearchConfig,
+)
+from rayboost.config._space import (
+    Choice,
+    Constant,
+    Dist,
+    IntUniform,
+    LogUniform,
+    Uniform,
+    dist_to_plain,
+    parse_dist,
+)
+
+__all__ = [
+    "Choice",
+    "Config",
+    "Constant",
+    "DataConfig",
+    "Dist",
+    "IntUniform",
+    "LogUniform",
+    "ModelConfig",
+    "RayConfig",
+    "ResourcesConfig",
+    "SearchConfig",
+    "Uniform",
+    "config_to_dict",
+    "dist_to_plain",
+    "load_config",
+    "parse_dist",
+    "parse_overrides",
+]

@@ -1,0 +1,208 @@
+"""Load a config from YAML plus ``--set`` overrides into typed records, naming any bad key."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from rayboost._errors import ConfigError
+from rayboost.config._schema import Config, DataConfig, SearchConfig
+
+__all__ = ["config_to_dict", "load_config", "parse_overrides"]
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``["a.b=1", "c=x"]`` -> ``{"a.b": 1, "c": "x"}`` (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set search.num_samples=8")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = tree
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {key}: {'.'.join(parts[: i + 1])} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _fail_unknown(prefix: str, key: str, known: list[str]) -> typing.NoReturn:
+    hint = difflib.get_close_matches(key, known, n=1)
+    did = f" (did you mean {prefix}{hint[0]}?)" if hint else ""
+    raise ConfigError(f"unknown config key {prefix}{key}{did}; known keys: {', '.join(known)}")
+
+
+def _coerce(key: str, tp: Any, value: Any) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        errors = []
+        for option in options:
+            try:
+                return _coerce(key, option, value)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0])
+    if origin is Literal:
+        if value not in args:
+            allowed = ", ".join(str(a) for a in args)
+            raise ConfigError(f"{key}: {value!r} is not valid; use one of: {allowed}")
+        return value
+    if value is None:
+        raise ConfigError(f"{key}: a value is required")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return int(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return str(value)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.replace("x", ",").split(",") if v.strip()]
+        if isinstance(value, int):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list such as 1,28,28, got {value!r}")
+        try:
+            return tuple(_coerce(key, args[0], int(v) if isinstance(v, str) else v) for v in value)
+        except ValueError:
+            raise ConfigError(f"{key}: expected integers such as 1,28,28, got {value!r}") from None
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return list(value)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key + ".")
+    raise TypeError(f"unsupported config type {tp!r} for {key}")  # a bug, not user input
+
+
+def _build(cls: Any, raw: Any, prefix: str = "") -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in names:
+            _fail_unknown(prefix, str(key), names)
+        kwargs[key] = _coerce(prefix + key, hints[key], value)
+    return cls(**kwargs)
+
+
+def _check(config: Config) -> None:
+    data: DataConfig = config.data
+    if (data.dataset is None) == (data.path is None):
+        raise ConfigError(
+            "data: set exactly one of data.dataset (digits, breast_cancer, diabetes) or data.path"
+        )
+    if data.path is not None and data.image_shape is not None and len(data.image_shape) not in (2, 3):
+        raise ConfigError(f"data.image_shape: expected C,H,W or H,W, got {data.image_shape}")
+    if data.image_shape is not None and min(data.image_shape) < 1:
+        raise ConfigError(f"data.image_shape: sizes must be positive, got {data.image_shape}")
+    for key in ("val_fraction", "test_fraction"):
+        if not 0.0 < getattr(data, key) < 0.5:
+            raise ConfigError(f"data.{key}: must be between 0 and 0.5, got {getattr(data, key)}")
+    search: SearchConfig = config.search
+    for key in ("num_samples", "max_epochs", "grace_period"):
+        if getattr(search, key) < 1:
+            raise ConfigError(f"search.{key}: must be at least 1, got {getattr(search, key)}")
+    if search.reduction_factor < 2:
+        raise ConfigError(f"search.reduction_factor: must be at least 2, got {search.reduction_factor}")
+    if search.grace_period > search.max_epochs:
+        raise ConfigError(
+            f"search.grace_period ({search.grace_period}) exceeds search.max_epochs ({search.max_epochs})"
+        )
+    if search.time_budget_s is not None and search.time_budget_s <= 0:
+        raise ConfigError(f"search.time_budget_s: must be positive, got {search.time_budget_s}")
+    if search.max_concurrent_trials is not None and search.max_concurrent_trials < 1:
+        raise ConfigError("search.max_concurrent_trials: must be at least 1")
+    if search.n_initial_points is not None and search.n_initial_points < 1:
+        raise ConfigError("search.n_initial_points: must be at least 1")
+    if search.algorithm == "manual" and not search.manual:
+        raise ConfigError("search.manual: list the configs to run, e.g. [{lr: 0.01}, {lr: 0.001}]")
+    if any(not isinstance(point, dict) for point in search.manual):
+        raise ConfigError("search.manual: each entry must be a mapping of hyperparameters")
+    if config.resources.cpus_per_trial <= 0:
+        raise ConfigError("resources.cpus_per_trial: must be positive")
+    if config.resources.gpus_per_trial < 0:
+        raise ConfigError("resources.gpus_per_trial: must not be negative")
+    if config.name is not None and (not config.name or "/" in config.name or config.name.startswith(".")):
+        raise ConfigError(f"name: {config.name!r} must be a plain folder name (no '/', not hidden)")
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | list[str] | None = None,
+) -> Config:
+    """Read a YAML config (optional), apply dotted overrides, validate, return a :class:`Config`."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found; pass an existing YAML file")
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            line = getattr(getattr(exc, "problem_mark", None), "line", None)
+            where = f" at line {line + 1}" if line is not None else ""
+            raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path}: expected a mapping of keys at the top level")
+        raw = loaded or {}
+    if isinstance(overrides, list):
+        overrides = parse_overrides(overrides)
+    for key, value in (overrides or {}).items():
+        _set_dotted(raw, key, value)
+    config = _build(Config, raw)
+    _check(config)
+    return config
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """Plain, YAML-safe form of a config (tuples become lists)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(dataclasses.asdict(config))

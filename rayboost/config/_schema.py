@@ -1,0 +1,86 @@
+"""Typed config records. Every key here can be set in YAML or with ``--set a.b=value``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "Config",
+    "DataConfig",
+    "ModelConfig",
+    "RayConfig",
+    "ResourcesConfig",
+    "SearchConfig",
+]
+
+
+@dataclass
+class DataConfig:
+    dataset: Literal["digits", "breast_cancer", "diabetes"] | None = None
+    """A bundled dataset; or give ``path`` instead."""
+    path: str | None = None
+    """CSV, Parquet or NPZ file with your data."""
+    label: str | None = None
+    """Label column of a CSV/Parquet file."""
+    image_shape: tuple[int, ...] | None = None
+    """``C,H,W`` (or ``H,W``): turn each row of a pixel table into an image."""
+    task: Literal["auto", "classification", "regression"] = "auto"
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+
+
+@dataclass
+class ModelConfig:
+    family: Literal["auto", "cnn", "mlp"] = "auto"
+    """``auto``: a CNN for image-shaped data, an MLP for tables."""
+
+
+@dataclass
+class SearchConfig:
+    algorithm: Literal["hyperopt", "random", "grid", "manual"] = "hyperopt"
+    scheduler: Literal["asha", "fifo"] = "asha"
+    num_samples: int = 16
+    """Trials to run (hyperopt/random). Grid and manual run one trial per point."""
+    max_epochs: int = 20
+    time_budget_s: float | None = None
+    max_concurrent_trials: int | None = None
+    """Default: as many trials as the cluster's CPUs/GPUs fit at once."""
+    n_initial_points: int | None = None
+    """HyperOpt's random start; default a quarter of ``num_samples`` (at least 2)."""
+    grace_period: int = 1
+    reduction_factor: int = 3
+    space: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the default search space, per hyperparameter."""
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    """Grid search: values per hyperparameter (the rest stay at their defaults)."""
+    manual: list[dict[str, Any]] = field(default_factory=list)
+    """Manual search: the configs to run (unset hyperparameters stay at their defaults)."""
+
+
+@dataclass
+class ResourcesConfig:
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+
+
+@dataclass
+class RayConfig:
+    address: str | None = None
+    """An existing cluster (``auto``, ``ray://...`` or ``host:port``); default an embedded local Ray."""
+    num_cpus: int | None = None
+    """CPUs of the embedded local Ray (default: all)."""
+
+
+@dataclass
+class Config:
+    name: str | None = None
+    """Experiment name; default ``<dataset>-<timestamp>``."""
+    seed: int = 0
+    storage: str | None = None
+    """Folder holding experiments; default ``$RAYBOOST_STORAGE`` or ``~/rayboost_results``."""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    ray: RayConfig = field(default_factory=RayConfig)

@@ -1,0 +1,205 @@
+"""Load bundled or user data into one validated, label-encoded :class:`Dataset`."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rayboost._errors import DataError
+from rayboost.config import DataConfig
+
+__all__ = ["BUNDLED", "Dataset", "load_dataset"]
+
+BUNDLED = ("digits", "breast_cancer", "diabetes")
+MAX_CLASSES_FOR_AUTO = 50
+
+
+@dataclass
+class Dataset:
+    """Features, encoded labels and what is needed to decode them again."""
+
+    name: str
+    X: np.ndarray  # float32, (N, D) for tables or (N, C, H, W) for images
+    y: np.ndarray  # int64 class index (classification) or float32 (regression)
+    task: str  # "classification" | "regression"
+    classes: list[Any] | None  # original label of each class index, one shared order
+    label: str
+    feature_names: list[str] | None
+
+    @property
+    def is_image(self) -> bool:
+        return self.X.ndim == 4
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.X.shape[1:])
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes) if self.classes is not None else 1
+
+    def fingerprint(self) -> str:
+        """A short hash of features and labels: proves which data a split refers to."""
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(self.X).tobytes())
+        digest.update(np.ascontiguousarray(self.y).tobytes())
+        return digest.hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _infer_task(y: pd.Series | np.ndarray, label: str) -> str:
+    series = pd.Series(y)
+    if series.dtype == object or isinstance(series.dtype, pd.CategoricalDtype) or series.dtype == bool:
+        return "classification"
+    if pd.api.types.is_numeric_dtype(series):
+        values = series.to_numpy(dtype=float)
+        integral = np.all(np.isfinite(values)) and np.all(values == np.round(values))
+        if integral and series.nunique() <= MAX_CLASSES_FOR_AUTO:
+            return "classification"
+        return "regression"
+    raise DataError(f"label {label!r} has dtype {series.dtype}; set data.task explicitly")
+
+
+def _encode(y_raw: np.ndarray, task: str, label: str) -> tuple[np.ndarray, list[Any] | None]:
+    if pd.isna(pd.Series(y_raw)).any():
+        n = int(pd.isna(pd.Series(y_raw)).sum())
+        raise DataError(f"label {label!r} has {n} missing values; drop or fill those rows")
+    if task == "regression":
+        try:
+            return np.asarray(y_raw, dtype=np.float32), None
+        except (TypeError, ValueError):
+            raise DataError(
+                f"label {label!r} is not numeric, so it cannot be a regression target; "
+                "set data.task=classification"
+            ) from None
+    classes, y = np.unique(np.asarray(y_raw), return_inverse=True)
+    if len(classes) < 2:
+        raise DataError(f"label {label!r} has a single class ({classes[0]!r}); a classifier needs two or more")
+    return y.astype(np.int64), [_plain(c) for c in classes]
+
+
+def _as_images(X: np.ndarray, shape: tuple[int, ...] | None, source: str) -> np.ndarray:
+    if shape is None:
+        return X
+    shape = (1, *shape) if len(shape) == 2 else tuple(shape)
+    n_pixels = int(np.prod(shape))
+    flat = X.reshape(len(X), -1)
+    if flat.shape[1] != n_pixels:
+        raise DataError(
+            f"data.image_shape {','.join(map(str, shape))} needs {n_pixels} pixel columns, "
+            f"but {source} has {flat.shape[1]} feature columns"
+        )
+    return flat.reshape(len(X), *shape)
+
+
+def _check_features(frame: pd.DataFrame, source: str) -> np.ndarray:
+    non_numeric = [str(c) for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if non_numeric:
+        shown = ", ".join(non_numeric[:5]) + (" ..." if len(non_numeric) > 5 else "")
+        raise DataError(
+            f"{source}: non-numeric feature columns ({shown}); encode them as numbers or drop them"
+        )
+    missing = frame.isna().sum()
+    missing = missing[missing > 0]
+    if len(missing):
+        col, n = str(missing.index[0]), int(missing.iloc[0])
+        raise DataError(
+            f"{source}: column {col!r} has {n} missing values"
+            f"{f' (and {len(missing) - 1} more columns)' if len(missing) > 1 else ''}; fill or drop them"
+        )
+    return frame.to_numpy(dtype=np.float32)
+
+
+def _load_bundled(name: str) -> tuple[np.ndarray, np.ndarray, str, list[str] | None]:
+    from sklearn import datasets
+
+    if name == "digits":
+        bunch = datasets.load_digits()
+        return bunch.images[:, None, :, :].astype(np.float32), bunch.target, "digit", None
+    loader = {"breast_cancer": datasets.load_breast_cancer, "diabetes": datasets.load_diabetes}[name]
+    bunch = loader()
+    return bunch.data.astype(np.float32), bunch.target, "target", [str(f) for f in bunch.feature_names]
+
+
+def _load_table(path: Path, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
+    try:
+        frame = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a data problem for the user
+        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    if cfg.label is None:
+        raise DataError(f"{path.name}: set data.label to the label column; columns are: {_cols(frame)}")
+    if cfg.label not in frame.columns:
+        raise DataError(f"label column {cfg.label!r} not found in {path.name}; columns are: {_cols(frame)}")
+    if len(frame) == 0:
+        raise DataError(f"{path.name} has no rows")
+    features = frame.drop(columns=[cfg.label])
+    if features.shape[1] == 0:
+        raise DataError(f"{path.name} has no feature columns besides the label {cfg.label!r}")
+    X = _check_features(features, path.name)
+    return X, frame[cfg.label].to_numpy(), cfg.label, [str(c) for c in features.columns]
+
+
+def _cols(frame: pd.DataFrame) -> str:
+    cols = [str(c) for c in frame.columns]
+    return ", ".join(cols[:10]) + (f" ... ({len(cols)} in all)" if len(cols) > 10 else "")
+
+
+def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "X" not in npz or "y" not in npz:
+                raise DataError(f"{path.name} must hold arrays 'X' and 'y'; it holds: {', '.join(npz.files)}")
+            X, y = npz["X"], npz["y"]
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    if X.ndim not in (2, 3, 4) or len(X) != len(y) or y.ndim != 1:
+        raise DataError(
+            f"{path.name}: expected X of shape N×D, N×H×W or N×C×H×W and y of length N; "
+            f"got X {X.shape}, y {y.shape}"
+        )
+    if X.ndim == 3:
+        X = X[:, None, :, :]
+    X = X.astype(np.float32)
+    if not np.all(np.isfinite(X)):
+        raise DataError(f"{path.name}: X has missing or infinite values; fill or drop them")
+    return X, y
+
+
+def load_dataset(cfg: DataConfig) -> Dataset:
+    """Load, validate and label-encode the data that ``cfg`` names."""
+    feature_names: list[str] | None
+    if cfg.dataset is not None:
+        X, y_raw, label, feature_names = _load_bundled(cfg.dataset)
+        name = cfg.dataset
+    else:
+        assert cfg.path is not None  # guaranteed by config validation
+        path = Path(cfg.path).expanduser()
+        if not path.is_file():
+            raise DataError(f"data.path {cfg.path} does not exist; give the path of a CSV, Parquet or NPZ file")
+        suffix = path.suffix.lower()
+        if suffix == ".npz":
+            X, y_raw = _load_npz(path)
+            label, feature_names = "y", None
+        elif suffix in (".csv", ".parquet", ".pq", ".txt", ".tsv") or suffix == "":
+            X, y_raw, label, feature_names = _load_table(path, cfg)
+        else:
+            raise DataError(f"data.path {path.name}: unsupported file type {suffix}; use .csv, .parquet or .npz")
+        X = _as_images(X, cfg.image_shape, path.name)
+        if X.ndim == 4:
+            feature_names = None
+        name = path.stem
+    if len(X) < 10:
+        raise DataError(f"{name} has {len(X)} rows; at least 10 are needed for train/validation/test splits")
+    task = _infer_task(y_raw, label) if cfg.task == "auto" else cfg.task
+    y, classes = _encode(y_raw, task, label)
+    return Dataset(name, X, y, task, classes, label, feature_names)

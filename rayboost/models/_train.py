@@ -1,0 +1,199 @@
+"""Training a net: one epoch, one evaluation, best-epoch tracking; checkpointable between epochs."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rayboost.data import TrialData
+from rayboost.models._measure import count_madds, count_params
+from rayboost.models._nets import build_net
+
+__all__ = ["NetTrainer", "metric_name", "predict_output", "target_scaling"]
+
+EVAL_BATCH = 2048
+
+
+def metric_name(task: str) -> str:
+    """The validation metric a task is tuned on: accuracy (max) or RMSE (min)."""
+    return "accuracy" if task == "classification" else "rmse"
+
+
+def target_scaling(task: str, y_train: np.ndarray) -> tuple[float, float]:
+    """Regression nets learn standardized targets: (mean, std) of the train labels."""
+    if task == "classification":
+        return 0.0, 1.0
+    return float(y_train.mean()), float(y_train.std()) or 1.0
+
+
+def _param_groups(model: nn.Module, l2: float) -> list[dict[str, Any]]:
+    """Weights of conv/linear layers get weight decay; BatchNorm and bias parameters do not."""
+    decay, no_decay = [], []
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            is_weight = name == "weight" and isinstance(module, (nn.Conv2d, nn.Linear))
+            (decay if is_weight else no_decay).append(param)
+    return [{"params": decay, "weight_decay": l2}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _optimizer(name: str, groups: list[dict[str, Any]], lr: float) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+    return torch.optim.RMSprop(groups, lr=lr)
+
+
+@torch.no_grad()
+def predict_output(
+    model: nn.Module, X: np.ndarray | torch.Tensor, task: str, y_mean: float = 0.0, y_std: float = 1.0
+) -> np.ndarray:
+    """Class probabilities (N, C) or regression values in original units (N, 1)."""
+    model.eval()
+    device = next(model.parameters()).device
+    X_t = torch.as_tensor(X, device=device)
+    outs = [model(X_t[i : i + EVAL_BATCH]) for i in range(0, len(X_t), EVAL_BATCH)]
+    out = torch.cat(outs)
+    if task == "classification":
+        return torch.softmax(out.float(), dim=1).cpu().numpy()
+    return (out.float() * y_std + y_mean).cpu().numpy()
+
+
+class NetTrainer:
+    """Owns a net, its optimizer and its data; ``run_epoch`` is one unit of work."""
+
+    def __init__(
+        self,
+        family: str,
+        params: Mapping[str, Any],
+        data: TrialData,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.family = family
+        self.params = dict(params)
+        self.task = data.task
+        self.device = torch.device(device)
+        torch.manual_seed(seed)
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.model = build_net(family, params, data.input_shape, data.n_outputs).to(self.device)
+        self.n_params = count_params(self.model)
+        self.madds = count_madds(self.model, data.input_shape)
+        self.X_train = torch.as_tensor(data.X_train, device=self.device)
+        self.X_val = torch.as_tensor(data.X_val, device=self.device)
+        self.y_mean, self.y_std = target_scaling(self.task, data.y_train)
+        if self.task == "classification":
+            self.y_train = torch.as_tensor(data.y_train, dtype=torch.long, device=self.device)
+        else:
+            scaled = (data.y_train - self.y_mean) / self.y_std
+            self.y_train = torch.as_tensor(scaled, dtype=torch.float32, device=self.device)[:, None]
+        self.y_val = data.y_val
+        self.optimizer = _optimizer(params["optimizer"], _param_groups(self.model, float(params["l2"])), float(params["lr"]))
+        self.l1_params = [g for g in self.optimizer.param_groups[0]["params"]] if params["l1"] > 0 else []
+        self.epoch = 0
+        self.best: dict[str, Any] = {"epoch": 0, "metric": None, "val_loss": math.inf, "state": None, "val_pred": None}
+
+    # -- one step, one epoch, one evaluation -------------------------------------------------
+    def _loss(self, out: torch.Tensor, y: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+        if self.task == "classification":
+            return F.cross_entropy(out, y, label_smoothing=smoothing)
+        if self.params["loss"] == "huber":
+            return F.huber_loss(out, y)
+        return F.mse_loss(out, y)
+
+    def train_epoch(self) -> float:
+        """One pass over the shuffled train rows; returns the mean train loss."""
+        self.model.train()
+        n = len(self.X_train)
+        batch = int(self.params["batch_size"])
+        smoothing = float(self.params.get("label_smoothing", 0.0))
+        l1 = float(self.params["l1"])
+        order = torch.randperm(n, generator=self.generator).to(self.device)
+        total = torch.zeros((), device=self.device)
+        for start in range(0, n, batch):
+            idx = order[start : start + batch]
+            if len(idx) < 2 and self.params["bn"] != "none":
+                continue  # BatchNorm cannot train on a single row
+            out = self.model(self.X_train[idx])
+            loss = self._loss(out, self.y_train[idx], smoothing)
+            if l1 > 0:
+                loss = loss + l1 * sum(p.abs().sum() for p in self.l1_params)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += loss.detach() * len(idx)
+        return float(total) / n
+
+    def evaluate(self) -> tuple[dict[str, float], np.ndarray]:
+        """Validation loss and metric, and the validation predictions."""
+        pred = predict_output(self.model, self.X_val, self.task, self.y_mean, self.y_std)
+        if self.task == "classification":
+            p = np.clip(pred[np.arange(len(self.y_val)), self.y_val], 1e-15, 1.0)
+            val_loss = float(-np.log(p).mean())
+            return {"val_loss": val_loss, "val_accuracy": float((pred.argmax(1) == self.y_val).mean())}, pred
+        err = pred[:, 0] - self.y_val
+        rmse = float(np.sqrt(np.mean(err**2)))
+        return {"val_loss": float(np.mean((err / self.y_std) ** 2)), "val_rmse": rmse}, pred
+
+    def _is_better(self, metric: float, val_loss: float) -> bool:
+        best = self.best["metric"]
+        if best is None or not math.isfinite(best):
+            return math.isfinite(metric)
+        if self.task == "classification":
+            return metric > best or (metric == best and val_loss < self.best["val_loss"])
+        return metric < best
+
+    def run_epoch(self) -> dict[str, Any]:
+        """Train one epoch, evaluate, track the best epoch; returns this epoch's record."""
+        start = time.perf_counter()
+        train_loss = self.train_epoch()
+        scores, pred = self.evaluate()
+        self.epoch += 1
+        metric = scores[f"val_{metric_name(self.task)}"]
+        if self._is_better(metric, scores["val_loss"]):
+            self.best = {
+                "epoch": self.epoch,
+                "metric": metric,
+                "val_loss": scores["val_loss"],
+                "state": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+                "val_pred": pred,
+            }
+        since_best = self.epoch - self.best["epoch"]
+        return {
+            "epoch": self.epoch,
+            "train_loss": train_loss,
+            **scores,
+            "best_epoch": self.best["epoch"],
+            "patience_stop": since_best >= int(self.params["patience"]),
+            "diverged": not math.isfinite(train_loss),
+            "epoch_time_s": time.perf_counter() - start,
+        }
+
+    # -- checkpoint between epochs ----------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "best": {**self.best, "val_pred": None if self.best["val_pred"] is None else torch.as_tensor(self.best["val_pred"])},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.epoch = int(state["epoch"])
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        best = dict(state["best"])
+        if best["val_pred"] is not None:
+            best["val_pred"] = best["val_pred"].numpy()
+        self.best = best

@@ -1,0 +1,216 @@
+"""XGBoost model family: native ``xgboost.train`` with early stopping on the validation split.
+
+Saved as ``model.ubj`` (XGBoost's own binary JSON) plus ``meta.json``; no pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+
+from rayboost._errors import ConfigError, DataError
+from rayboost.models._linear import (
+    _as_matrix,
+    _check_task,
+    _check_threads,
+    _jsonable,
+    _prepare,
+    _resolve_n_classes,
+)
+
+__all__ = ["XGBoostModel"]
+
+_FORMAT_VERSION = 1
+# Set from the constructor and the task; a params dict must not override them.
+_RESERVED = ("objective", "num_class", "nthread", "n_jobs", "seed", "random_state")
+# Integer-valued settings that search spaces (hyperopt quniform) hand over as floats.
+_INT_KEYS = (
+    "max_depth",
+    "max_leaves",
+    "max_bin",
+    "num_parallel_tree",
+    "num_boost_round",
+    "early_stopping_rounds",
+)
+
+
+def _as_int_params(params: dict[str, Any]) -> dict[str, Any]:
+    out = dict(params)
+    for key in _INT_KEYS:
+        value = out.get(key)
+        if value is None or isinstance(value, bool):
+            continue
+        if not float(value).is_integer():
+            raise ConfigError(f"xgboost param {key} must be a whole number, got {value!r}")
+        out[key] = int(value)
+    return out
+
+
+def _objective(task: str, n_classes: int | None) -> dict[str, Any]:
+    if task == "regression":
+        return {"objective": "reg:squarederror", "eval_metric": "rmse"}
+    if n_classes == 2:
+        return {"objective": "binary:logistic", "eval_metric": "logloss"}
+    return {"objective": "multi:softprob", "num_class": n_classes, "eval_metric": "mlogloss"}
+
+
+class XGBoostModel:
+    """Gradient-boosted trees; the number of rounds is chosen by early stopping on validation."""
+
+    kind = "xgboost"
+
+    def __init__(
+        self,
+        task: str,
+        n_classes: int | None = None,
+        params: dict[str, Any] | None = None,
+        seed: int = 0,
+        n_threads: int = 1,
+    ) -> None:
+        self.task = task
+        self.n_classes = n_classes
+        self.params = params
+        self.seed = seed
+        self.n_threads = n_threads
+
+    @staticmethod
+    def default_params(task: str) -> dict[str, Any]:
+        """Booster defaults plus the ``num_boost_round`` cap and ``early_stopping_rounds``."""
+        _check_task(task)
+        return {
+            "eta": 0.1,
+            "max_depth": 6,
+            "subsample": 0.9,
+            "colsample_bytree": 0.8,
+            "tree_method": "hist",
+            "num_boost_round": 500,
+            "early_stopping_rounds": 30,
+        }
+
+    def _booster_params(self) -> tuple[dict[str, Any], int, int | None]:
+        """(booster params, round cap, early stopping rounds or None)."""
+        user = dict(self.params or {})
+        clashes = sorted(set(user) & set(_RESERVED))
+        if clashes:
+            raise ConfigError(
+                f"xgboost params {clashes} are set by rayboost; use the task, n_classes, "
+                "seed and n_threads arguments instead"
+            )
+        merged = _as_int_params({**self.default_params(self.task), **user})
+        rounds = merged.pop("num_boost_round")
+        patience = merged.pop("early_stopping_rounds")
+        if rounds < 1:
+            raise ConfigError(f"num_boost_round must be ≥ 1, got {rounds}")
+        if patience is not None and patience < 1:
+            patience = None  # 0 or negative: train all rounds
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        booster = {
+            **_objective(self.task, self.n_classes_),
+            **merged,
+            "nthread": _check_threads(self.n_threads),
+            "seed": int(self.seed),
+        }
+        return booster, rounds, patience
+
+    def fit(self, X_train: object, y_train: object, X_val: object, y_val: object) -> XGBoostModel:
+        """Train on the train split; early stopping looks at the validation split only."""
+        _check_task(self.task)
+        Xt, yt, Xv, yv = _prepare(X_train, y_train, X_val, y_val, self.task, allow_missing=True)
+        self.n_classes_ = _resolve_n_classes(self.n_classes, self.task, yt, yv)
+        booster_params, rounds, patience = self._booster_params()
+        n_threads = booster_params["nthread"]
+        dtrain = xgb.DMatrix(Xt, label=yt, nthread=n_threads)
+        dval = xgb.DMatrix(Xv, label=yv, nthread=n_threads)
+        booster = xgb.train(
+            booster_params,
+            dtrain,
+            num_boost_round=rounds,
+            evals=[(dval, "val")],
+            early_stopping_rounds=patience,
+            verbose_eval=False,
+        )
+        n_rounds = int(booster.num_boosted_rounds())
+        best = int(booster.best_iteration) if patience is not None else n_rounds - 1
+        self.booster_ = booster
+        self.best_iteration_ = best
+        self.n_features_ = Xt.shape[1]
+        self.summary_ = {
+            "best_iteration": best,
+            "n_rounds": n_rounds,
+            "num_boost_round": rounds,
+            "early_stopped": n_rounds < rounds,
+            "n_features": int(Xt.shape[1]),
+        }
+        if patience is not None:
+            self.summary_["best_val_score"] = float(booster.best_score)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "booster_"):
+            raise ConfigError(
+                "this XGBoostModel is not fitted yet; call fit(...) or load(...) first"
+            )
+
+    def predict_output(self, X: object) -> np.ndarray:
+        """Class probabilities (samples, n_classes; binary gives 2) or (samples, 1) for regression."""
+        self._check_fitted()
+        X = _as_matrix(X, "X", self.n_features_, allow_missing=True)
+        dmat = xgb.DMatrix(X, nthread=_check_threads(self.n_threads))
+        raw = self.booster_.predict(dmat, iteration_range=(0, self.best_iteration_ + 1))
+        raw = np.asarray(raw, dtype=np.float64)
+        if self.task == "regression":
+            return raw.reshape(-1, 1)
+        if self.n_classes_ == 2:
+            return np.column_stack([1.0 - raw, raw])
+        return raw / raw.sum(axis=1, keepdims=True)
+
+    def save(self, folder: Path) -> None:
+        """Write ``model.ubj`` and ``meta.json`` into ``folder``."""
+        self._check_fitted()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster_.save_model(str(folder / "model.ubj"))
+        meta = {
+            "format_version": _FORMAT_VERSION,
+            "kind": self.kind,
+            "task": self.task,
+            "n_classes": self.n_classes_,
+            "best_iteration": self.best_iteration_,
+            "n_features": self.n_features_,
+            "params": _jsonable(self.params),
+            "seed": self.seed,
+            "n_threads": self.n_threads,
+            "summary": self.summary_,
+        }
+        (folder / "meta.json").write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(cls, folder: Path) -> XGBoostModel:
+        """Rebuild a model saved by :meth:`save`; predictions are identical."""
+        folder = Path(folder)
+        meta_path, model_path = folder / "meta.json", folder / "model.ubj"
+        if not meta_path.is_file() or not model_path.is_file():
+            raise DataError(f"no xgboost model in {folder}; expected meta.json and model.ubj")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("kind") != cls.kind or meta.get("format_version") != _FORMAT_VERSION:
+            raise DataError(
+                f"{meta_path} is not a version-{_FORMAT_VERSION} xgboost model "
+                f"(kind={meta.get('kind')!r}, format_version={meta.get('format_version')!r})"
+            )
+        model = cls(
+            meta["task"], meta["n_classes"], meta["params"], meta["seed"], meta["n_threads"]
+        )
+        booster = xgb.Booster()
+        booster.load_model(str(model_path))
+        booster.set_param({"nthread": _check_threads(model.n_threads)})
+        model.booster_ = booster
+        model.n_classes_ = meta["n_classes"]
+        model.best_iteration_ = int(meta["best_iteration"])
+        model.n_features_ = int(meta["n_features"])
+        model.summary_ = meta["summary"]
+        return model

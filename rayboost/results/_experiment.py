@@ -1,0 +1,134 @@
+"""Read an experiment back from its storage folder: no Ray needed, works while it runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from rayboost._env import default_storage
+from rayboost._errors import ExperimentError
+from rayboost._io import read_json, read_jsonl
+from rayboost._layout import ExperimentPaths
+from rayboost.results._frames import best_trial, epochs_frame, trials_frame
+
+__all__ = ["Experiment", "experiments", "load"]
+
+EXPERIMENT_COLUMNS = [
+    "name", "status", "dataset", "task", "family", "metric", "n_trials", "best_val", "test_score",
+    "created_at", "duration_s", "path",
+]  # fmt: skip
+
+
+class Experiment:
+    """One experiment's results as DataFrames. Build with :func:`rayboost.load`."""
+
+    def __init__(self, paths: ExperimentPaths) -> None:
+        self.paths = paths
+        self.meta: dict[str, Any] = read_json(paths.meta)
+
+    @property
+    def name(self) -> str:
+        return self.paths.name
+
+    @property
+    def status(self) -> str:
+        return str(read_json(self.paths.meta)["status"])
+
+    @property
+    def metric(self) -> str:
+        return str(self.meta["metric"])
+
+    @property
+    def mode(self) -> str:
+        return str(self.meta["mode"])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return yaml.safe_load(self.paths.config.read_text())
+
+    def epochs(self) -> pd.DataFrame:
+        """One row per trial per epoch (deduplicated by trial and epoch)."""
+        return epochs_frame(read_jsonl(self.paths.epoch_records), self.metric)
+
+    def trials(self) -> pd.DataFrame:
+        """One row per trial; see ``rayboost.results`` for the columns."""
+        records = read_jsonl(self.paths.epoch_records)
+        return trials_frame(
+            read_jsonl(self.paths.trial_events),
+            epochs_frame(records, self.metric),
+            records,
+            self.metric,
+            self.mode,
+            self.config["search"]["scheduler"],
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Config, split sizes, best trial and its test score (once the run has finished)."""
+        if self.paths.summary.exists():
+            return dict(read_json(self.paths.summary))
+        trials = self.trials()
+        best = best_trial(trials, self.metric, self.mode)
+        split = read_json(self.paths.split)
+        return {
+            "name": self.name,
+            "status": self.status,
+            "config": self.config,
+            "split_sizes": {k: len(split[k]) for k in ("train", "val", "test")},
+            "metric": self.metric,
+            "n_trials": len(trials),
+            "best_trial_id": None if best is None else best["trial_id"],
+            f"best_val_{self.metric}": None if best is None else float(best[f"best_val_{self.metric}"]),
+            "test": None,
+        }
+
+    def __repr__(self) -> str:
+        return f"Experiment({self.name!r}, status={self.status!r}, path={str(self.paths.root)!r})"
+
+
+def _storage(storage: str | Path | None) -> Path:
+    return Path(storage).expanduser() if storage is not None else default_storage()
+
+
+def load(name: str, storage: str | Path | None = None) -> Experiment:
+    """Open experiment ``name`` from ``storage`` (default ``$RAYBOOST_STORAGE`` or ~/rayboost_results)."""
+    root = _storage(storage)
+    paths = ExperimentPaths.of(root, name)
+    if not paths.meta.exists():
+        known = experiments(root)["name"].tolist() if root.exists() else []
+        hint = f"; experiments there: {', '.join(known[-10:])}" if known else ""
+        raise ExperimentError(f"no experiment {name!r} in {root}{hint}")
+    return Experiment(paths)
+
+
+def experiments(storage: str | Path | None = None) -> pd.DataFrame:
+    """One row per experiment in ``storage``, newest last."""
+    root = _storage(storage)
+    rows = []
+    for meta_path in sorted(root.glob("*/experiment.json")) if root.exists() else []:
+        try:
+            meta = read_json(meta_path)
+        except (OSError, ValueError):
+            continue
+        paths = ExperimentPaths(meta_path.parent)
+        summary = read_json(paths.summary) if paths.summary.exists() else {}
+        rows.append(
+            {
+                "name": paths.name,
+                "status": meta.get("status"),
+                "dataset": meta.get("dataset"),
+                "task": meta.get("task"),
+                "family": meta.get("family"),
+                "metric": meta.get("metric"),
+                "n_trials": summary.get("n_trials"),
+                "best_val": summary.get(f"best_val_{meta.get('metric')}"),
+                "test_score": (summary.get("test") or {}).get(str(meta.get("metric"))),
+                "created_at": meta.get("created_at"),
+                "duration_s": summary.get("duration_s"),
+                "path": str(paths.root),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=EXPERIMENT_COLUMNS)
+    return frame.sort_values("created_at", kind="stable").reset_index(drop=True)

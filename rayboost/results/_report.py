@@ -1,0 +1,46 @@
+"""Presentation: leaderboards and text tables rendered from the result frames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["format_summary", "leaderboard", "render"]
+
+KEY_PARAMS = ("conv", "bn", "activation", "filters", "units", "blocks", "layers", "dropout", "lr", "batch_size", "optimizer")
+
+
+def leaderboard(trials: pd.DataFrame, metric: str, mode: str, n: int = 10) -> pd.DataFrame:
+    """The ``n`` best trials by validation metric, with the hyperparameters that matter most."""
+    value = f"best_val_{metric}"
+    scored = trials[trials[value].notna()]
+    ordered = scored.sort_values([value, "best_epoch"], ascending=[mode == "min", True], kind="stable").head(n)
+    params = [f"param_{p}" for p in KEY_PARAMS if f"param_{p}" in ordered]
+    frame = ordered[["trial_id", value, "best_epoch", "epochs", "status", *params, "n_params"]]
+    return frame.rename(columns={p: p[len("param_"):] for p in params}).reset_index(drop=True)
+
+
+def render(frame: pd.DataFrame, fmt: str = "table") -> str:
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        return frame.to_json(orient="records", indent=2)
+    if frame.empty:
+        return "(no rows)"
+    return frame.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    metric = summary["metric"]
+    if summary.get("best_trial_id") is None:
+        return f"no trial produced a validation score (status: {summary.get('status')})"
+    line = (
+        f"best trial {summary['best_trial_id']}: val_{metric} {summary[f'best_val_{metric}']:.4f}"
+        f" at epoch {summary['best_epoch']}"
+    )
+    test = summary.get("test")
+    if test:
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in test.items())
+        line += f"; test split (scored once, after selection): {shown}"
+    return line

@@ -1,0 +1,112 @@
+"""Driver-side Tune callbacks: the experiment's own records, and a compact live progress line."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from ray.tune import Callback
+
+from rayboost._io import append_jsonl
+from rayboost._layout import ExperimentPaths
+
+__all__ = ["ProgressCallback", "RecordCallback"]
+
+EPOCH_KEYS = (
+    "epoch", "train_loss", "val_loss", "val_accuracy", "val_rmse", "best_epoch",
+    "patience_stop", "diverged", "final", "epoch_time_s", "n_params", "madds", "node_id",
+)  # fmt: skip
+
+
+class RecordCallback(Callback):
+    """Append one JSON line per trial event and per epoch to the experiment's records.
+
+    Records are at-least-once (a restored trial may repeat an epoch); readers deduplicate by
+    (trial_id, epoch), keeping the last.
+    """
+
+    def __init__(self, paths: ExperimentPaths) -> None:
+        self.paths = paths
+
+    def _event(self, trial: Any, event: str, **extra: Any) -> None:
+        append_jsonl(
+            self.paths.trial_events,
+            {"event": event, "trial_id": trial.trial_id, "time": time.time(), **extra},
+        )
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._event(trial, "start", params=dict(trial.config))
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        record = {key: result[key] for key in EPOCH_KEYS if key in result}
+        record.update(trial_id=trial.trial_id, time=time.time(), time_total_s=result.get("time_total_s"))
+        append_jsonl(self.paths.epoch_records, record)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        last = trial.last_result or {}
+        self._event(trial, "end", status="terminated", finished=bool(last.get("final", False)))
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        message = ""
+        error = getattr(trial, "error_file", None)
+        try:
+            if error:
+                lines = [ln for ln in open(error).read().splitlines() if ln.strip()]
+                message = lines[-1] if lines else ""
+        except OSError:
+            pass
+        self._event(trial, "end", status="error", finished=False, error=message)
+
+
+class ProgressCallback(Callback):
+    """One line per finished trial plus a status line at most every ``interval_s`` seconds."""
+
+    def __init__(self, metric: str, mode: str, n_trials: int, interval_s: float = 10.0, out: TextIO | None = None):
+        self.metric, self.mode, self.n_trials = metric, mode, n_trials
+        self.interval_s = interval_s
+        self.out = out or sys.stdout
+        self.start = time.monotonic()
+        self.last_print = 0.0
+        self.best: tuple[float, str, int] | None = None
+        self.done = 0
+
+    def _better(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value > self.best[0] if self.mode == "max" else value < self.best[0]
+
+    def _print(self, text: str) -> None:
+        elapsed = int(time.monotonic() - self.start)
+        print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}", file=self.out, flush=True)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        value = result.get(self.metric)
+        if value is not None and self._better(value):
+            self.best = (value, trial.trial_id, int(result.get("epoch", 0)))
+        now = time.monotonic()
+        if now - self.last_print >= self.interval_s:
+            self.last_print = now
+            running = sum(1 for t in trials if t.status == "RUNNING")
+            self._print(f"{self.done}/{self.n_trials} trials done, {running} running | {self._best_text()}")
+
+    def _best_text(self) -> str:
+        if self.best is None:
+            return "no result yet"
+        value, trial_id, epoch = self.best
+        return f"best {self.metric} {value:.4f} (trial {trial_id}, epoch {epoch})"
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.done += 1
+        last = trial.last_result or {}
+        how = "finished" if last.get("final") else "stopped early"
+        value = last.get(self.metric)
+        shown = f"{value:.4f}" if isinstance(value, float) else "-"
+        self._print(
+            f"trial {trial.trial_id} {how} after {last.get('epoch', 0)} epochs: {self.metric} {shown}"
+            f" | {self.done}/{self.n_trials} done | {self._best_text()}"
+        )
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.done += 1
+        self._print(f"trial {trial.trial_id} failed (see `rayboost results` for the error)")

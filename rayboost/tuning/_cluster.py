@@ -1,0 +1,80 @@
+"""Connect to Ray (embedded local by default) and check resource requests up front."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import ray
+
+from rayboost._env import ray_address
+from rayboost._errors import ResourceError
+from rayboost.config import RayConfig, ResourcesConfig
+
+__all__ = ["ClusterShape", "check_resources", "cluster_shape", "connect", "disconnect"]
+
+
+def connect(cfg: RayConfig) -> bool:
+    """Start or join Ray; returns True when this call started it (so the caller shuts it down)."""
+    if ray.is_initialized():
+        return False
+    address = cfg.address or ray_address()
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    else:
+        ray.init(
+            num_cpus=cfg.num_cpus,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+            configure_logging=True,
+        )
+    return True
+
+
+def disconnect() -> None:
+    ray.shutdown()
+
+
+@dataclass
+class ClusterShape:
+    node_cpus: list[float]
+    node_gpus: list[float]
+
+
+def cluster_shape() -> ClusterShape:
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    return ClusterShape(
+        [float(n["Resources"].get("CPU", 0)) for n in nodes],
+        [float(n["Resources"].get("GPU", 0)) for n in nodes],
+    )
+
+
+def check_resources(res: ResourcesConfig, shape: ClusterShape) -> int:
+    """Refuse requests no node can satisfy (Ray would wait forever); return the trial slots."""
+    max_cpus = max(shape.node_cpus, default=0.0)
+    if res.cpus_per_trial > max_cpus:
+        raise ResourceError(
+            f"resources.cpus_per_trial={res.cpus_per_trial:g} but the largest node has {max_cpus:g} CPUs; "
+            f"set resources.cpus_per_trial to {max_cpus:g} or less"
+        )
+    if res.gpus_per_trial > 0:
+        max_gpus = max(shape.node_gpus, default=0.0)
+        if max_gpus == 0:
+            raise ResourceError(
+                f"resources.gpus_per_trial={res.gpus_per_trial:g} but no node has a GPU; "
+                "set resources.gpus_per_trial=0 or add GPU nodes"
+            )
+        if res.gpus_per_trial > max_gpus:
+            raise ResourceError(
+                f"resources.gpus_per_trial={res.gpus_per_trial:g} but the largest node has {max_gpus:g} GPUs; "
+                f"use {max_gpus:g} or less (fractions such as 0.25 pack several trials per GPU)"
+            )
+    slots = 0
+    for cpus, gpus in zip(shape.node_cpus, shape.node_gpus, strict=False):
+        fit = math.floor(cpus / res.cpus_per_trial + 1e-9)
+        if res.gpus_per_trial > 0:
+            fit = min(fit, math.floor(gpus / res.gpus_per_trial + 1e-9))
+        slots += fit
+    return max(1, slots)

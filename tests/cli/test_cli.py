@@ -1,0 +1,102 @@
+"""The command line, as a user runs it: real processes, real Ray, exit codes, files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rayboost", *args], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=600
+    )
+
+
+def test_bad_config_key_is_one_line_exit_2_and_writes_nothing(tmp_path):
+    out = cli("run", "--set", "data.dataset=digits", "--set", "search.num_sample=3", "--set", f"storage={tmp_path}/s")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "search.num_sample" in lines[0] and "num_samples" in lines[0]
+    assert not (tmp_path / "s").exists()
+
+
+def test_bad_inputs_exit_2_with_a_helpful_line(tmp_path):
+    csv = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1.0, 2.0] * 10, "b": [0, 1] * 10}).to_csv(csv, index=False)
+    cases = [
+        (["--set", "data.dataset=digits", "--set", "search.algorithm=bayes"], "search.algorithm"),
+        (["--set", f"data.path={tmp_path}/missing.csv"], "does not exist"),
+        (["--set", f"data.path={csv}", "--set", "data.label=target"], "columns are: a, b"),
+        (["--set", f"data.path={csv}", "--set", "data.label=b", "--set", "data.image_shape=1,2,2"], "image_shape"),
+        (["--set", "data.dataset=digits", "--set", "search.space={bn: sideways}"], "search.space.bn"),
+        (["--set", "data.dataset=digits", "--set", "resources.cpus_per_trial=99"], "cpus_per_trial"),
+        ([str(tmp_path / "nope.yaml")], "not found"),
+    ]
+    for args, needle in cases:
+        out = cli("run", *args, "--set", f"storage={tmp_path}/s")
+        assert out.returncode == 2, (args, out.stderr[-2000:])
+        assert len(out.stderr.strip().splitlines()) == 1 and needle in out.stderr, (args, out.stderr)
+    assert not (tmp_path / "s").exists()
+
+
+def _pixel_csv(path: Path, n: int = 300) -> None:
+    """28×28 images: scikit-learn's digits scaled up 3× and padded, one pixel per column."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.kron(digits.images[:n], np.ones((3, 3)))  # 24×24
+    images = np.pad(images, ((0, 0), (2, 2), (2, 2)))  # 28×28
+    frame = pd.DataFrame(images.reshape(n, -1), columns=[f"px{i}" for i in range(784)])
+    frame.insert(0, "label", digits.target[:n])
+    frame.to_csv(path, index=False)
+
+
+def test_pixel_csv_runs_end_to_end_and_results_are_queryable(tmp_path):
+    csv = tmp_path / "pixels.csv"
+    _pixel_csv(csv)
+    storage = tmp_path / "store"
+    out = cli(
+        "run",
+        "--set", f"data.path={csv}", "--set", "data.label=label", "--set", "data.image_shape=1,28,28",
+        "--set", "search.num_samples=2", "--set", "search.max_epochs=2", "--set", f"storage={storage}",
+        "--set", "name=pixels", "--set", "ray.num_cpus=2",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Leaderboard" in out.stdout and "test split" in out.stdout
+    summary = json.loads((storage / "pixels" / "summary.json").read_text())
+    assert summary["family"] == "cnn" and summary["split_sizes"] == {"train": 180, "val": 60, "test": 60}
+    meta = json.loads((storage / "pixels" / "experiment.json").read_text())
+    assert meta["input_shape"] == [1, 28, 28] and meta["status"] == "completed"
+
+    res = cli("results", "pixels", "--storage", str(storage), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    assert len(rows) == 2 and {"trial_id", "param_conv", "best_val_accuracy"} <= set(rows[0])
+    res = cli("results", "pixels", "--storage", str(storage), "--table", "epochs", "--format", "csv")
+    assert res.returncode == 0 and res.stdout.startswith("trial_id,epoch,")
+    res = cli("results", "--table", "experiments", "--storage", str(storage))
+    assert res.returncode == 0 and "pixels" in res.stdout
+    res = cli("results", "ghost", "--storage", str(storage))
+    assert res.returncode == 2 and "no experiment 'ghost'" in res.stderr and "pixels" in res.stderr
+
+
+def test_job_entrypoint_and_demo_config_smoke(tmp_path):
+    """`jobs/run.py` (the Ray job entrypoint) runs the demo config, shrunk to a smoke budget."""
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "jobs/run.py", "examples/digits.yaml", "--set", "search.num_samples=2",
+         "--set", "search.max_epochs=2", "--set", f"storage={tmp_path}", "--set", "name=smoke",
+         "--set", "ray.num_cpus=2", "--quiet"],
+        capture_output=True, text=True, env=ENV, cwd=repo, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "best trial" in out.stdout
+    assert json.loads((tmp_path / "smoke" / "experiment.json").read_text())["status"] == "completed"

@@ -1,0 +1,27 @@
+"""Shared fixtures: one embedded Ray for the tests that schedule trials."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Tests decide the auth mode explicitly: a token file may exist in ~/.ray on this machine.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """An embedded 2-CPU Ray shared by the integration tests (the pipeline reuses it)."""
+    import logging
+
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+        started = True
+    yield ray
+    if started:
+        ray.shutdown()

@@ -1,0 +1,149 @@
+"""Real Ray Tune runs on tiny budgets: every search algorithm, both schedulers, real torch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import rayboost
+from rayboost.data import Split
+
+pytestmark = pytest.mark.usefixtures("local_ray")
+
+
+def _run(tmp_path, *overrides: str, name: str = "exp"):
+    return rayboost.run(
+        overrides=[f"storage={tmp_path}", f"name={name}", "search.max_epochs=3", *overrides], verbose=False
+    )
+
+
+def test_hyperopt_asha_on_digits(tmp_path):
+    exp = _run(tmp_path, "data.dataset=digits", "search.num_samples=4")
+    trials = exp.trials()
+    assert len(trials) == 4
+    assert set(trials["status"]) <= {"completed", "stopped"}
+    assert (trials["epochs"] >= 1).all() and (trials["epochs"] <= 3).all()
+    assert trials["n_params"].gt(0).all() and trials["madds"].gt(0).all()
+    summary = exp.summary()
+    assert summary["best_trial_id"] in set(trials["trial_id"])
+    assert summary["best_val_accuracy"] == pytest.approx(trials["best_val_accuracy"].max())
+    assert 0.0 <= summary["test"]["accuracy"] <= 1.0
+    # every kept trial has its best-epoch weights and validation predictions
+    for trial_id in trials["trial_id"]:
+        pred = np.load(exp.paths.trial_val_pred(trial_id))
+        assert pred.shape == (summary["split_sizes"]["val"], 10)
+        np.testing.assert_allclose(pred.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_grid_covers_every_bn_placement_and_conv_kind(tmp_path):
+    exp = _run(
+        tmp_path,
+        "data.dataset=digits",
+        "search.algorithm=grid",
+        "search.scheduler=fifo",
+        "search.max_epochs=1",
+        "search.grid={bn: [before, after, none], conv: [separable, standard]}",
+        "search.space={stem: same}",
+    )
+    trials = exp.trials()
+    combos = set(zip(trials["param_bn"], trials["param_conv"], strict=True))
+    assert combos == {(b, c) for b in ("before", "after", "none") for c in ("separable", "standard")}
+    assert (trials["status"] == "completed").all()
+    assert trials["best_val_accuracy"].notna().all()
+    # separable blocks have fewer parameters than standard ones at the same settings
+    by = trials.set_index(["param_bn", "param_conv"])["n_params"]
+    assert by[("before", "separable")] < by[("before", "standard")]
+
+
+def test_manual_points_run_as_given_and_fifo_runs_all_epochs(tmp_path):
+    points = "[{lr: 0.01, bn: after, filters: 8}, {lr: 0.001, bn: none, optimizer: sgd}]"
+    exp = _run(
+        tmp_path,
+        "data.dataset=digits",
+        "search.algorithm=manual",
+        "search.scheduler=fifo",
+        f"search.manual={points}",
+        "search.space={patience: 100}",
+    )
+    trials = exp.trials().sort_values("param_lr", ascending=False)
+    assert trials["param_lr"].tolist() == [0.01, 0.001]
+    assert trials["param_bn"].tolist() == ["after", "none"]
+    assert trials["param_filters"].tolist() == [8, 16]  # unlisted values keep their defaults
+    assert trials["param_optimizer"].tolist() == ["adam", "sgd"]
+    assert (trials["epochs"] == 3).all() and (trials["status"] == "completed").all()
+    assert not trials["asha_stopped"].any()
+    epochs = exp.epochs()
+    assert len(epochs) == 6 and not epochs.duplicated(["trial_id", "epoch"]).any()
+
+
+def test_asha_stops_hopeless_trials(tmp_path):
+    # One trial that learns, then three that cannot (lr 1e-7): ASHA must cut those at a rung.
+    points = "[{lr: 0.01}, {lr: 1.0e-7}, {lr: 1.0e-7, bn: none}, {lr: 1.0e-7, filters: 8}]"
+    exp = _run(
+        tmp_path,
+        "data.dataset=digits",
+        "search.algorithm=manual",
+        f"search.manual={points}",
+        "search.max_epochs=9",
+        "search.max_concurrent_trials=1",
+        "search.space={patience: 100}",
+    )
+    trials = exp.trials()
+    good = trials[trials["param_lr"] == 0.01].iloc[0]
+    bad = trials[trials["param_lr"] < 1e-6]
+    assert good["epochs"] == 9 and good["status"] == "completed" and not good["asha_stopped"]
+    assert bad["asha_stopped"].all() and (bad["status"] == "stopped").all()
+    assert (bad["epochs"] < 9).all()
+    assert exp.epochs().groupby("trial_id")["epoch"].max().sum() < 4 * 9
+
+
+def test_random_search_tabular_regression(tmp_path):
+    exp = _run(tmp_path, "data.dataset=diabetes", "search.algorithm=random", "search.num_samples=3")
+    trials = exp.trials()
+    assert "best_val_rmse" in trials and "param_units" in trials and "param_conv" not in trials
+    summary = exp.summary()
+    assert summary["metric"] == "rmse" and summary["family"] == "mlp"
+    assert summary["best_val_rmse"] == pytest.approx(trials["best_val_rmse"].min())
+    assert 20 < summary["test"]["rmse"] < 200  # diabetes targets span 25..346
+
+
+def test_test_split_never_reaches_a_trial(tmp_path, monkeypatch):
+    from rayboost.tuning import _tune
+
+    seen = {}
+    real = _tune.tune.with_parameters
+
+    def spy(trainable, **kwargs):
+        seen.update(kwargs)
+        return real(trainable, **kwargs)
+
+    monkeypatch.setattr(_tune.tune, "with_parameters", spy)
+    exp = _run(tmp_path, "data.dataset=breast_cancer", "search.algorithm=random", "search.num_samples=2")
+    data = seen["data"]
+    split = Split.load(exp.paths.split)
+    test_rows = set(split.test.tolist())
+    assert test_rows.isdisjoint(data.train_rows.tolist())
+    assert test_rows.isdisjoint(data.val_rows.tolist())
+    assert len(data.X_train) + len(data.X_val) == len(split.train) + len(split.val)
+    assert not any("test" in field for field in vars(data))
+    # the split on disk is the one the trials used, and proves which rows were test
+    record = json.loads(exp.paths.split.read_text())
+    assert sorted(record["train"] + record["val"] + record["test"]) == list(range(569))
+
+
+def test_existing_experiment_is_never_overwritten(tmp_path):
+    _run(tmp_path, "data.dataset=breast_cancer", "search.algorithm=random", "search.num_samples=1")
+    before = (tmp_path / "exp" / "summary.json").read_text()
+    with pytest.raises(rayboost.ExperimentError, match="already exists"):
+        _run(tmp_path, "data.dataset=breast_cancer", "search.algorithm=random", "search.num_samples=1")
+    assert (tmp_path / "exp" / "summary.json").read_text() == before
+
+
+def test_unsatisfiable_resources_are_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(rayboost.ResourceError, match="cpus_per_trial"):
+        _run(tmp_path, "data.dataset=digits", "resources.cpus_per_trial=64")
+    with pytest.raises(rayboost.ResourceError, match="no node has a GPU"):
+        _run(tmp_path, "data.dataset=digits", "resources.gpus_per_trial=0.5")
+    assert not (tmp_path / "exp").exists()
