@@ -7,12 +7,13 @@
 #
 # Every node (head + N workers) is a separate `ray start` with its own --temp-dir
 # under the state dir and its own ports, so several clusters (and other Ray users)
-# can share the host. `down` stops only the processes whose command line contains
-# this cluster's temp dirs; it never runs `ray stop` (that would kill every Ray
-# process on the machine).
+# can share the host. `down` stops only this cluster's processes (command line or
+# log files under its temp dirs, and their descendants); it never runs `ray stop`,
+# which would kill every Ray process on the machine.
 #
 # Environment (defaults in brackets):
 #   RAYBOOST_CLUSTER_DIR        state dir: token, temp dirs, logs      [/tmp/rb-cluster]
+#                               (absolute, at most 32 characters)
 #   RAY_BIN                     ray executable      [.venv/bin/ray, else `ray` on PATH]
 #   RAYBOOST_WORKERS            worker nodes                                        [2]
 #   RAYBOOST_NUM_CPUS           CPUs advertised by each node                        [1]
@@ -38,8 +39,8 @@ die() { echo "local.sh: error: $*" >&2; exit 1; }
 log() { echo "local.sh: $*" >&2; }
 
 usage() {
-    sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
-    echo "Run with no arguments or --help for this text; see the header of $0 for env vars."
+    sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    echo "Environment variables (ports, CPUs, state dir): see the header of $0."
 }
 
 # ---------------------------------------------------------------- settings
@@ -50,10 +51,11 @@ case "$STATE_DIR_RAW" in
 esac
 STATE_DIR="${STATE_DIR_RAW%/}"
 [ -n "$STATE_DIR" ] || die "RAYBOOST_CLUSTER_DIR must not be /"
-# Ray puts unix sockets at <temp-dir>/session_<timestamp>_<pid>/sockets/<name>; the
+# Ray puts unix sockets at <state dir>/n<i>/session_<timestamp>_<pid>/sockets/<name>
+# (up to ~72 characters after the state dir, e.g. .../sockets/dash_MetricsHead); the
 # kernel limit for a socket path is 107 bytes, so the state dir must stay short.
-if [ "${#STATE_DIR}" -gt 40 ]; then
-    die "RAYBOOST_CLUSTER_DIR '$STATE_DIR' is ${#STATE_DIR} chars; use a path of at most 40 (unix socket paths are limited to 107 bytes)"
+if [ "${#STATE_DIR}" -gt 32 ]; then
+    die "RAYBOOST_CLUSTER_DIR '$STATE_DIR' is ${#STATE_DIR} characters; use a path of at most 32 (Ray's unix socket paths must fit in 107 bytes)"
 fi
 TOKEN_FILE="$STATE_DIR/auth_token"
 ENV_FILE="$STATE_DIR/cluster.env"

@@ -60,3 +60,14 @@ class ExperimentPaths:
 
     def trial_val_pred(self, trial_id: str) -> Path:  # best-epoch validation predictions
         return self.trial_dir(trial_id) / "val_pred.npy"
+
+    @property
+    def ensemble(self) -> Path:  # the fitted ensemble: members, weights, members table
+        return self.root / "ensemble" / "ensemble.json"
+
+    @property
+    def ensemble_history(self) -> Path:  # earlier fits, kept when an ensemble is re-weighted
+        return self.root / "ensemble" / "history"
+
+    def member_dir(self, member: str) -> Path:  # one member's model files and val predictions
+        return self.root / "ensemble" / "members" / member

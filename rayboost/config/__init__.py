@@ -4,6 +4,7 @@ from rayboost.config._load import config_to_dict, load_config, parse_overrides
 from rayboost.config._schema import (
     Config,
     DataConfig,
+    EnsembleConfig,
     ModelConfig,
     RayConfig,
     ResourcesConfig,
@@ -25,6 +26,7 @@ __all__ = [
     "Config",
     "Constant",
     "DataConfig",
+    "EnsembleConfig",
     "Dist",
     "IntUniform",
     "LogUniform",

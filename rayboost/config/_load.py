@@ -80,6 +80,11 @@ def _coerce(key: str, tp: Any, value: Any) -> Any:
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         return int(value)
     if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e3 (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"{key}: expected a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         return float(value)
@@ -89,7 +94,7 @@ def _coerce(key: str, tp: Any, value: Any) -> Any:
         return str(value)
     if origin is tuple:
         if isinstance(value, str):
-            value = [v.strip() for v in value.replace("x", ",").split(",") if v.strip()]
+            value = [v.strip() for v in value.replace("x", ",").split(",")]
         if isinstance(value, int):
             value = [value]
         if not isinstance(value, (list, tuple)):
@@ -132,6 +137,10 @@ def _check(config: Config) -> None:
         raise ConfigError(
             "data: set exactly one of data.dataset (digits, breast_cancer, diabetes) or data.path"
         )
+    if data.dataset is not None:
+        for key in ("label", "image_shape"):
+            if getattr(data, key) is not None:
+                raise ConfigError(f"data.{key} applies to data.path only; bundled dataset {data.dataset} sets its own")
     if data.path is not None and data.image_shape is not None and len(data.image_shape) not in (2, 3):
         raise ConfigError(f"data.image_shape: expected C,H,W or H,W, got {data.image_shape}")
     if data.image_shape is not None and min(data.image_shape) < 1:
@@ -159,6 +168,12 @@ def _check(config: Config) -> None:
         raise ConfigError("search.manual: list the configs to run, e.g. [{lr: 0.01}, {lr: 0.001}]")
     if any(not isinstance(point, dict) for point in search.manual):
         raise ConfigError("search.manual: each entry must be a mapping of hyperparameters")
+    if config.ensemble.top_k < 0:
+        raise ConfigError(f"ensemble.top_k: must be 0 or more, got {config.ensemble.top_k}")
+    if config.ensemble.method == "weights" and not config.ensemble.weights:
+        raise ConfigError("ensemble.weights: method=weights needs weights per member, e.g. {net_1: 0.5, xgboost: 0.5}")
+    if any(not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0 for w in config.ensemble.weights.values()):
+        raise ConfigError(f"ensemble.weights: weights must be non-negative numbers, got {config.ensemble.weights}")
     if config.resources.cpus_per_trial <= 0:
         raise ConfigError("resources.cpus_per_trial: must be positive")
     if config.resources.gpus_per_trial < 0:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 __all__ = [
     "Config",
     "DataConfig",
+    "EnsembleConfig",
     "ModelConfig",
     "RayConfig",
     "ResourcesConfig",
@@ -73,6 +74,23 @@ class RayConfig:
 
 
 @dataclass
+class EnsembleConfig:
+    enabled: bool = True
+    """Train XGBoost and a linear model beside the nets and combine the best of them."""
+    top_k: int = 3
+    """Nets from the best distinct trials that become members."""
+    method: Literal["greedy", "optimize", "uniform", "weights"] = "greedy"
+    """How weights are fit on validation predictions: Caruana ``greedy`` selection with
+    replacement, ``optimize`` (min log loss / MSE), ``uniform``, or user ``weights``."""
+    weights: dict[str, float] = field(default_factory=dict)
+    """``method=weights``: weight per member name (net_1, net_2, ..., xgboost, linear); unlisted → 0."""
+    xgboost: bool = True
+    linear: bool = True
+    xgboost_params: dict[str, Any] = field(default_factory=dict)
+    """Overrides of XGBoost's parameters (eta, max_depth, num_boost_round, ...)."""
+
+
+@dataclass
 class Config:
     name: str | None = None
     """Experiment name; default ``<dataset>-<timestamp>``."""
@@ -84,3 +102,4 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     ray: RayConfig = field(default_factory=RayConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)

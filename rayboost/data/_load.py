@@ -57,15 +57,13 @@ def _plain(value: Any) -> Any:
 
 def _infer_task(y: pd.Series | np.ndarray, label: str) -> str:
     series = pd.Series(y)
-    if series.dtype == object or isinstance(series.dtype, pd.CategoricalDtype) or series.dtype == bool:
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        return "classification"  # strings, categories, booleans
+    values = series.to_numpy(dtype=float)
+    integral = bool(np.all(np.isfinite(values)) and np.all(values == np.round(values)))
+    if integral and series.nunique() <= MAX_CLASSES_FOR_AUTO:
         return "classification"
-    if pd.api.types.is_numeric_dtype(series):
-        values = series.to_numpy(dtype=float)
-        integral = np.all(np.isfinite(values)) and np.all(values == np.round(values))
-        if integral and series.nunique() <= MAX_CLASSES_FOR_AUTO:
-            return "classification"
-        return "regression"
-    raise DataError(f"label {label!r} has dtype {series.dtype}; set data.task explicitly")
+    return "regression"
 
 
 def _encode(y_raw: np.ndarray, task: str, label: str) -> tuple[np.ndarray, list[Any] | None]:

@@ -1,7 +1,9 @@
-"""Ensemble weights, scoring and paired bootstrap comparison over member predictions."""
+"""Ensemble: weights fit on validation predictions, test scored once, a saved estimator."""
 
 from __future__ import annotations
 
+from rayboost.ensemble._build import EnsembleFit, Member, fit_ensemble, user_weights
+from rayboost.ensemble._model import EnsembleModel, members_frame, save_ensemble
 from rayboost.ensemble._weights import (
     METHODS,
     TASKS,
@@ -14,8 +16,15 @@ from rayboost.ensemble._weights import (
 __all__ = [
     "METHODS",
     "TASKS",
+    "EnsembleFit",
+    "EnsembleModel",
+    "Member",
     "bootstrap_diff_ci",
+    "fit_ensemble",
     "fit_weights",
+    "members_frame",
+    "save_ensemble",
     "score",
+    "user_weights",
     "weighted_average",
 ]

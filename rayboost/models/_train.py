@@ -119,6 +119,7 @@ class NetTrainer:
         l1 = float(self.params["l1"])
         order = torch.randperm(n, generator=self.generator).to(self.device)
         total = torch.zeros((), device=self.device)
+        seen = 0
         for start in range(0, n, batch):
             idx = order[start : start + batch]
             if len(idx) < 2 and self.params["bn"] != "none":
@@ -131,7 +132,8 @@ class NetTrainer:
             loss.backward()
             self.optimizer.step()
             total += loss.detach() * len(idx)
-        return float(total) / n
+            seen += len(idx)
+        return float(total) / max(seen, 1)
 
     def evaluate(self) -> tuple[dict[str, float], np.ndarray]:
         """Validation loss and metric, and the validation predictions."""
@@ -185,6 +187,8 @@ class NetTrainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),  # dropout draws from the global generator
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
             "best": {**self.best, "val_pred": None if self.best["val_pred"] is None else torch.as_tensor(self.best["val_pred"])},
         }
 
@@ -193,6 +197,9 @@ class NetTrainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and state["cuda_rng"]:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         best = dict(state["best"])
         if best["val_pred"] is not None:
             best["val_pred"] = best["val_pred"].numpy()

@@ -14,17 +14,13 @@ import stat
 import subprocess
 import sys
 import tempfile
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    tomllib = pytest.importorskip("tomli")
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = REPO / "cluster"
@@ -150,7 +146,13 @@ def test_version_scanner_finds_versions():
         'pip install "ray[default,tune]==2.59.1" ray==2.60.0\nimage: rayproject/ray:2.58.0-py311-gpu\n'
         'rayVersion: "2.57.0"\nNeeds Ray 2.56 or newer; KubeRay 1.5.1\n'
     )
-    assert sorted(v for _, v in _ray_versions(text)) == ["2.56", "2.57.0", "2.58.0", "2.59.1", "2.60.0"]
+    assert sorted(v for _, v in _ray_versions(text)) == [
+        "2.56",
+        "2.57.0",
+        "2.58.0",
+        "2.59.1",
+        "2.60.0",
+    ]
     assert _matches_pin("2.60.0", "2.60.*") and _matches_pin("2.60", "2.60.*")
     assert not _matches_pin("2.59.1", "2.60.*") and not _matches_pin("2.6.0", "2.60.*")
 
@@ -169,9 +171,11 @@ def test_every_ray_version_under_cluster_matches_pyproject_pin():
             if not _matches_pin(version, pin):
                 mismatches.append(f"{rel}: {what} {version}")
     assert not mismatches, f"Ray versions that differ from pyproject's ray=={pin}: {mismatches}"
-    for rel in ("cluster/aws.yaml", "cluster/gcp.yaml", "cluster/kuberay/raycluster.yaml",
-                "cluster/kuberay/rayjob.yaml"):  # fmt: skip
-        assert counts.get(rel, 0) >= 2, f"{rel}: expected Ray version mentions, found {counts.get(rel, 0)}"
+    expected = ["aws.yaml", "gcp.yaml", "kuberay/raycluster.yaml", "kuberay/rayjob.yaml"]
+    for rel in (f"cluster/{name}" for name in expected):
+        assert counts.get(rel, 0) >= 2, (
+            f"{rel}: expected Ray version mentions, found {counts.get(rel, 0)}"
+        )
 
 
 # --------------------------------------------------------------------------- KubeRay
@@ -193,7 +197,9 @@ def test_kuberay_manifests(manifest):
     else:
         job = _kind(path, "RayJob")["spec"]
         spec = job["rayClusterSpec"]
-        assert re.match(r"python jobs/run\.py \S+\.yaml .*--set storage=/mnt/shared/", job["entrypoint"])
+        assert re.match(
+            r"python jobs/run\.py \S+\.yaml .*--set storage=/mnt/shared/", job["entrypoint"]
+        )
         assert job.get("shutdownAfterJobFinishes") is True
 
     assert _matches_pin(spec["rayVersion"], pin) and spec["rayVersion"].count(".") == 2
@@ -215,7 +221,9 @@ def test_kuberay_manifests(manifest):
     assert images["gpu"] == f"rayproject/ray:{version}-py311-gpu"
     gpu_group = next(g for g in spec["workerGroupSpecs"] if g["groupName"] == "gpu")
     assert gpu_group["minReplicas"] == 0 and gpu_group["maxReplicas"] >= 1
-    assert gpu_group["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] >= 1
+    assert (
+        gpu_group["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] >= 1
+    )
 
 
 def _runtime_envs() -> dict[str, dict]:
@@ -248,9 +256,13 @@ def test_local_sh_syntax():
 
 def test_local_sh_rejects_long_state_dir_and_unknown_command():
     env = {**os.environ, "RAYBOOST_CLUSTER_DIR": "/tmp/" + "x" * 60}
-    r = subprocess.run(["bash", str(LOCAL_SH), "up"], env=env, capture_output=True, text=True, timeout=30)
-    assert r.returncode != 0 and "at most 40" in r.stderr
-    r = subprocess.run(["bash", str(LOCAL_SH), "frobnicate"], capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        ["bash", str(LOCAL_SH), "up"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert r.returncode != 0 and "at most 32" in r.stderr
+    r = subprocess.run(
+        ["bash", str(LOCAL_SH), "frobnicate"], capture_output=True, text=True, timeout=30
+    )
     assert r.returncode != 0 and "unknown command" in r.stderr
 
 
@@ -322,7 +334,9 @@ def _get(url: str, token: str | None) -> int:
         return e.code
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="cluster/local.sh needs Linux /proc")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="cluster/local.sh needs Linux /proc"
+)
 def test_local_cluster_up_down():
     ray_bin = Path(sys.executable).with_name("ray")
     if not ray_bin.exists():
@@ -347,8 +361,8 @@ def test_local_cluster_up_down():
     )
 
     def sh(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", str(LOCAL_SH), *args], env=env, capture_output=True, text=True,
-                              timeout=timeout)  # fmt: skip
+        cmd = ["bash", str(LOCAL_SH), *args]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
     try:
         up = sh("up", "--workers", "1")

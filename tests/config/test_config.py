@@ -158,10 +158,17 @@ def test_parse_overrides_yaml_typed_values() -> None:
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("1,28,28", (1, 28, 28)), ("28,28", (28, 28)), ("3x32x32", (3, 32, 32)), ("[1, 8, 8]", (1, 8, 8))],
+    [
+        ("1,28,28", (1, 28, 28)),
+        ("28,28", (28, 28)),
+        ("3x32x32", (3, 32, 32)),
+        ("[1, 8, 8]", (1, 8, 8)),
+    ],
 )
 def test_image_shape_becomes_a_tuple(value: str, expected: tuple[int, ...]) -> None:
-    config = load_config(overrides=["data.path=pixels.csv", "data.label=y", f"data.image_shape={value}"])
+    config = load_config(
+        overrides=["data.path=pixels.csv", "data.label=y", f"data.image_shape={value}"]
+    )
     assert config.data.image_shape == expected
     assert isinstance(config.data.image_shape, tuple)
     assert all(type(v) is int for v in config.data.image_shape)
@@ -340,7 +347,9 @@ def test_invalid_values_name_the_key(override: str, key: str) -> None:
 
 def test_manual_search_needs_points() -> None:
     assert "search.manual" in _error([*DIGITS, "search.algorithm=manual"])
-    config = load_config(overrides=[*DIGITS, "search.algorithm=manual", "search.manual=[{lr: 0.01}]"])
+    config = load_config(
+        overrides=[*DIGITS, "search.algorithm=manual", "search.manual=[{lr: 0.01}]"]
+    )
     assert config.search.manual == [{"lr": 0.01}]
 
 
@@ -449,3 +458,22 @@ def test_parse_dist_errors_name_the_key(raw: object, fragment: str) -> None:
     message = str(info.value)
     assert message.startswith("search.space.lr:"), message
     assert fragment in message
+
+
+@pytest.mark.parametrize("override", ["search.time_budget_s=1e3", "data.val_fraction=1e-1"])
+def test_exponent_without_dot_is_a_number(override: str) -> None:
+    config = load_config(overrides=[*DIGITS, override])
+    assert config.search.time_budget_s in (None, 1000.0)
+    assert config.data.val_fraction in (0.1, 0.2)
+
+
+@pytest.mark.parametrize("override", ["data.image_shape=1,28,x", "data.image_shape=1,,28"])
+def test_image_shape_with_a_bad_part_is_an_error(override: str) -> None:
+    with pytest.raises(ConfigError, match="data.image_shape"):
+        load_config(overrides=["data.path=x.csv", "data.label=y", override])
+
+
+@pytest.mark.parametrize("override", ["data.label=y", "data.image_shape=1,8,8"])
+def test_path_only_keys_are_refused_with_a_bundled_dataset(override: str) -> None:
+    with pytest.raises(ConfigError, match="applies to data.path only"):
+        load_config(overrides=[*DIGITS, override])

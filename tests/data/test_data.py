@@ -106,12 +106,6 @@ def _check_species(ds: Dataset, frame: pd.DataFrame) -> None:
         assert [ds.classes[i] for i in ds.y[part]] == frame["species"].iloc[part].tolist()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DataError,
-    reason="bug: with pandas 3 a string label column has dtype 'str' (not object), "
-    "so task=auto raises 'has dtype str; set data.task explicitly'",
-)
 def test_csv_string_labels_auto_task(tmp_path: Path) -> None:
     path, frame = _species_csv(tmp_path)
     _check_species(load_dataset(DataConfig(path=str(path), label="species")), frame)
@@ -344,7 +338,11 @@ def test_split_partition_and_sizes(name: str) -> None:
     assert abs(len(split.val) - 0.2 * n) <= 1
     assert abs(len(split.test) - 0.2 * n) <= 1
     assert abs(len(split.train) - 0.6 * n) <= 2  # the remainder of two rounded-up parts
-    assert split.sizes() == {"train": len(split.train), "val": len(split.val), "test": len(split.test)}
+    assert split.sizes() == {
+        "train": len(split.train),
+        "val": len(split.val),
+        "test": len(split.test),
+    }
     assert split.stratified == (ds.task == "classification")
     assert split.seed == 0
     assert split.fingerprint == ds.fingerprint()

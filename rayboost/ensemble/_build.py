@@ -1,0 +1,106 @@
+"""Fit ensemble weights on validation predictions, then score every member and the ensemble on
+test — once, after the weights are fixed. Pure NumPy over models that have ``predict_output``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from rayboost._errors import ConfigError
+from rayboost.ensemble._weights import bootstrap_diff_ci, fit_weights, score, weighted_average
+
+__all__ = ["EnsembleFit", "Member", "fit_ensemble", "user_weights"]
+
+
+class Predictor(Protocol):
+    kind: str
+
+    def predict_output(self, X: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class Member:
+    name: str  # net_1, net_2, ..., xgboost, linear
+    kind: str  # net | xgboost | linear
+    model: Predictor
+    val_pred: np.ndarray  # (samples, outputs) on the validation split
+    trial_id: str | None = None
+
+
+@dataclass
+class EnsembleFit:
+    method: str
+    weights: np.ndarray
+    rows: list[dict[str, Any]]  # the members table, one row per member plus "ensemble"
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def user_weights(members: list[Member], given: dict[str, float]) -> np.ndarray:
+    """Weights per member name (unlisted members get 0)."""
+    names = [m.name for m in members]
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ConfigError(f"ensemble.weights: unknown member {unknown[0]!r}; members are: {', '.join(names)}")
+    w = np.array([float(given.get(name, 0.0)) for name in names])
+    if w.sum() <= 0:
+        raise ConfigError(f"ensemble.weights: give a positive weight to at least one of: {', '.join(names)}")
+    return w
+
+
+def _prefixed(prefix: str, scores: dict[str, float]) -> dict[str, float]:
+    return {f"{prefix}_{k}": v for k, v in scores.items()}
+
+
+def fit_ensemble(
+    members: list[Member],
+    y_val: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    task: str,
+    method: str = "greedy",
+    weights: dict[str, float] | None = None,
+    seed: int = 0,
+) -> EnsembleFit:
+    """Weights from validation predictions only; then one test pass over every member."""
+    if not members:
+        raise ConfigError("the ensemble has no members; enable nets (ensemble.top_k), xgboost or linear")
+    P_val = np.stack([m.val_pred for m in members])
+    given = user_weights(members, weights or {}) if method == "weights" else None
+    w = fit_weights(P_val, y_val, task=task, method=method, weights=given)
+    # -- the weights are fixed; only now does any model see the test rows ------------------
+    P_test = np.stack([m.model.predict_output(X_test) for m in members])
+    ens_val, ens_test = weighted_average(P_val, w), weighted_average(P_test, w)
+    rows = []
+    for member, weight, val_pred, test_pred in zip(members, w, P_val, P_test, strict=True):
+        rows.append(
+            {
+                "member": member.name, "kind": member.kind, "trial_id": member.trial_id, "weight": float(weight),
+                **_prefixed("val", score(val_pred, y_val, task=task)),
+                **_prefixed("test", score(test_pred, y_test, task=task)),
+            }
+        )  # fmt: skip
+    rows.append(
+        {
+            "member": "ensemble", "kind": "ensemble", "trial_id": None, "weight": float(w.sum()),
+            **_prefixed("val", score(ens_val, y_val, task=task)),
+            **_prefixed("test", score(ens_test, y_test, task=task)),
+        }
+    )  # fmt: skip
+    metric = "accuracy" if task == "classification" else "rmse"
+    sign = 1.0 if task == "classification" else -1.0
+    # the best member is chosen the honest way: by its validation score
+    best = max(range(len(members)), key=lambda i: sign * rows[i][f"val_{metric}"])
+    ci = bootstrap_diff_ci(ens_test, P_test[best], y_test, task=task, seed=seed)
+    summary = {
+        "method": method,
+        "metric": metric,
+        f"ensemble_test_{metric}": rows[-1][f"test_{metric}"],
+        "best_member": members[best].name,
+        f"best_member_test_{metric}": rows[best][f"test_{metric}"],
+        "ensemble_minus_best": ci["diff"],
+        "ensemble_minus_best_ci": [ci["ci_low"], ci["ci_high"]],
+    }
+    return EnsembleFit(method, w, rows, summary)

@@ -1,0 +1,128 @@
+"""The fitted ensemble: saved in safe formats, loaded as a scikit-learn-style estimator."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rayboost._errors import DataError, ExperimentError
+from rayboost._io import read_json, write_json_atomic
+from rayboost._layout import ExperimentPaths
+from rayboost.data import Scaler
+from rayboost.ensemble._build import EnsembleFit, Member
+from rayboost.ensemble._weights import weighted_average
+from rayboost.models import MEMBER_KINDS
+
+__all__ = ["EnsembleModel", "members_frame", "save_ensemble"]
+
+
+def save_ensemble(paths: ExperimentPaths, members: list[Member], fit: EnsembleFit, task: str, classes: Any) -> None:
+    """Write every member's model and validation predictions, then ensemble.json (atomically).
+
+    An earlier ensemble.json is moved to ``ensemble/history/`` first: nothing is lost.
+    """
+    for member in members:
+        folder = paths.member_dir(member.name)
+        if not (folder / "val_pred.npy").exists():
+            member.model.save(folder)  # type: ignore[attr-defined]
+            np.save(folder / "val_pred.npy", member.val_pred)
+    if paths.ensemble.exists():
+        paths.ensemble_history.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(paths.ensemble, paths.ensemble_history / f"ensemble-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    record = {
+        "method": fit.method,
+        "task": task,
+        "classes": classes,
+        "members": [
+            {"member": m.name, "kind": m.kind, "trial_id": m.trial_id, "weight": float(w)}
+            for m, w in zip(members, fit.weights, strict=True)
+        ],
+        "table": fit.rows,
+        "summary": fit.summary,
+        "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json_atomic(paths.ensemble, record)
+
+
+def _read(paths: ExperimentPaths) -> dict[str, Any]:
+    if not paths.ensemble.exists():
+        raise ExperimentError(
+            f"experiment {paths.name!r} has no ensemble yet (it is still running, or ran with ensemble.enabled=false)"
+        )
+    return dict(read_json(paths.ensemble))
+
+
+def members_frame(paths: ExperimentPaths) -> pd.DataFrame:
+    """One row per member plus one ``ensemble`` row (see ``Experiment.members``)."""
+    return pd.DataFrame(_read(paths)["table"])
+
+
+class EnsembleModel:
+    """Weighted average of member outputs. ``X`` is raw features: (N, D) for tables, images as
+    (N, C, H, W) or flattened (N, C·H·W); the training-split scaling is applied here."""
+
+    def __init__(
+        self,
+        members: list[tuple[str, Any]],
+        weights: np.ndarray,
+        scaler: Scaler,
+        task: str,
+        classes: list[Any] | None,
+        input_shape: tuple[int, ...],
+    ) -> None:
+        self.members_ = members
+        self.weights_ = np.asarray(weights, dtype=np.float64)
+        self.scaler_ = scaler
+        self.task_ = task
+        self.classes_ = None if classes is None else np.asarray(classes)
+        self.input_shape_ = tuple(input_shape)
+
+    @classmethod
+    def load(cls, paths: ExperimentPaths) -> EnsembleModel:
+        record = _read(paths)
+        meta = read_json(paths.meta)
+        members = []
+        for entry in record["members"]:
+            if entry["weight"] > 0:  # zero-weight members are never loaded nor run
+                model = MEMBER_KINDS[entry["kind"]].load(paths.member_dir(entry["member"]))
+                members.append((entry["member"], model))
+        weights = np.array([e["weight"] for e in record["members"] if e["weight"] > 0])
+        scaler = Scaler.from_dict(read_json(paths.scaler))
+        return cls(members, weights, scaler, record["task"], record["classes"], tuple(meta["input_shape"]))
+
+    def _prepare(self, X: Any) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        n_features = int(np.prod(self.input_shape_))
+        if X.ndim == 1:
+            X = X[None, :]
+        if X.shape[1:] != self.input_shape_:
+            if X.reshape(len(X), -1).shape[1] != n_features:
+                raise DataError(
+                    f"expected rows of shape {self.input_shape_} ({n_features} features), got {X.shape[1:]}"
+                )
+            X = X.reshape(len(X), *self.input_shape_)
+        if not np.all(np.isfinite(X)):
+            raise DataError("X has missing or infinite values; fill or drop them before predicting")
+        return self.scaler_.transform(X)
+
+    def predict_output(self, X: Any) -> np.ndarray:
+        """Class probabilities (N, C) or regression values (N, 1)."""
+        Xs = self._prepare(X)
+        P = np.stack([model.predict_output(Xs) for _, model in self.members_])
+        return weighted_average(P, self.weights_)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        if self.task_ != "classification":
+            raise DataError("predict_proba is for classification; this ensemble does regression: use predict")
+        return self.predict_output(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        out = self.predict_output(X)
+        if self.task_ == "classification":
+            assert self.classes_ is not None
+            return self.classes_[out.argmax(axis=1)]
+        return out[:, 0]
