@@ -1,6 +1,6 @@
 """Config: typed records loaded from YAML and ``--set`` overrides; search-space distributions."""
 
-from rayboost.config._load import config_to_dict, load_config, parse_overrides
+from rayboost.config._load import config_from_dict, config_to_dict, load_config, parse_overrides
 from rayboost.config._schema import (
     Config,
     DataConfig,
@@ -35,6 +35,7 @@ __all__ = [
     "ResourcesConfig",
     "SearchConfig",
     "Uniform",
+    "config_from_dict",
     "config_to_dict",
     "dist_to_plain",
     "load_config",

@@ -14,7 +14,7 @@ import yaml
 from rayboost._errors import ConfigError
 from rayboost.config._schema import Config, DataConfig, SearchConfig
 
-__all__ = ["config_to_dict", "load_config", "parse_overrides"]
+__all__ = ["config_from_dict", "config_to_dict", "load_config", "parse_overrides"]
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
@@ -205,6 +205,11 @@ def load_config(
         overrides = parse_overrides(overrides)
     for key, value in (overrides or {}).items():
         _set_dotted(raw, key, value)
+    return config_from_dict(raw)
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    """Validate a plain mapping (as in an experiment's config.yaml) into a :class:`Config`."""
     config = _build(Config, raw)
     _check(config)
     return config

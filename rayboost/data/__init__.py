@@ -1,6 +1,6 @@
 """Data: load bundled or user data, validate it, split it once, scale it on train rows."""
 
-from rayboost.data._load import BUNDLED, Dataset, load_dataset
+from rayboost.data._load import BUNDLED, Dataset, load_dataset, load_features
 from rayboost.data._prep import Scaler, TrialData, make_trial_data
 from rayboost.data._split import Split, split_dataset
 
@@ -11,6 +11,7 @@ __all__ = [
     "Split",
     "TrialData",
     "load_dataset",
+    "load_features",
     "make_trial_data",
     "split_dataset",
 ]

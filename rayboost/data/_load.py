@@ -13,7 +13,7 @@ import pandas as pd
 from rayboost._errors import DataError
 from rayboost.config import DataConfig
 
-__all__ = ["BUNDLED", "Dataset", "load_dataset"]
+__all__ = ["BUNDLED", "Dataset", "load_dataset", "load_features"]
 
 BUNDLED = ("digits", "breast_cancer", "diabetes")
 MAX_CLASSES_FOR_AUTO = 50
@@ -201,3 +201,40 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     task = _infer_task(y_raw, label) if cfg.task == "auto" else cfg.task
     y, classes = _encode(y_raw, task, label)
     return Dataset(name, X, y, task, classes, label, feature_names)
+
+
+def load_features(
+    path: str | Path, input_shape: tuple[int, ...], feature_names: list[str] | None, label: str | None
+) -> np.ndarray:
+    """Features of new rows to predict, in the layout a trained experiment expects.
+
+    Tables need the training feature columns (extra columns, such as the label, are ignored);
+    images need C·H·W pixel columns (a label column is dropped) or an NPZ with ``X``.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"{path} does not exist; give a CSV, Parquet or NPZ file of rows to predict")
+    if path.suffix.lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                if "X" not in npz:
+                    raise DataError(f"{path.name} must hold an array 'X'; it holds: {', '.join(npz.files)}")
+                X = npz["X"].astype(np.float32)
+        except DataError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+        return X.reshape(len(X), *input_shape) if X.reshape(len(X), -1).shape[1] == int(np.prod(input_shape)) else X
+    try:
+        frame = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001
+        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    if feature_names is not None:
+        missing = [c for c in feature_names if c not in frame.columns]
+        if missing:
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise DataError(f"{path.name} lacks feature columns the model was trained on: {shown}")
+        return _check_features(frame[feature_names], path.name)
+    if label is not None and label in frame.columns:
+        frame = frame.drop(columns=[label])
+    return _as_images(_check_features(frame, path.name), input_shape, path.name)

@@ -32,7 +32,8 @@ def save_ensemble(paths: ExperimentPaths, members: list[Member], fit: EnsembleFi
             np.save(folder / "val_pred.npy", member.val_pred)
     if paths.ensemble.exists():
         paths.ensemble_history.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(paths.ensemble, paths.ensemble_history / f"ensemble-{time.strftime('%Y%m%d-%H%M%S')}.json")
+        n = len(list(paths.ensemble_history.glob("ensemble-*.json"))) + 1
+        shutil.copy2(paths.ensemble, paths.ensemble_history / f"ensemble-{n:03d}.json")
     record = {
         "method": fit.method,
         "task": task,

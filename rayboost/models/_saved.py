@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rayboost._io import write_json_atomic
 from rayboost.models._nets import build_net
 from rayboost.models._train import predict_output
 
@@ -49,7 +50,7 @@ class NetModel:
             "family": self.family, "params": self.params, "input_shape": list(self.input_shape),
             "n_outputs": self.n_outputs, "task": self.task, "y_mean": self.y_mean, "y_std": self.y_std,
         }  # fmt: skip
-        (folder / "net.json").write_text(json.dumps(meta, indent=2))
+        write_json_atomic(folder / "net.json", meta)
 
     @classmethod
     def load(cls, folder: Path) -> NetModel:

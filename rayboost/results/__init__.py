@@ -1,7 +1,7 @@
 """Results: experiments read back from storage as pandas DataFrames, with no Ray running."""
 
 from rayboost.results._experiment import Experiment, experiments, load
-from rayboost.results._frames import best_trial, epochs_frame, trials_frame
+from rayboost.results._frames import best_trial, epochs_frame, trial_params, trials_frame
 from rayboost.results._report import format_summary, leaderboard, render
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "leaderboard",
     "load",
     "render",
+    "trial_params",
     "trials_frame",
 ]

@@ -65,6 +65,23 @@ class Experiment:
             self.config["search"]["scheduler"],
         )
 
+    def members(self) -> pd.DataFrame:
+        """The ensemble's members plus one ``ensemble`` row.
+
+        Columns: member (net_1.., xgboost, linear, ensemble), kind (net/xgboost/linear/ensemble),
+        trial_id (nets), weight, val_<metric> and test_<metric> (accuracy and log_loss for
+        classification, rmse for regression).
+        """
+        from rayboost.ensemble import members_frame
+
+        return members_frame(self.paths)
+
+    def ensemble(self) -> Any:
+        """The fitted ensemble as an estimator: ``predict(X)``, ``predict_proba(X)``."""
+        from rayboost.ensemble import EnsembleModel
+
+        return EnsembleModel.load(self.paths)
+
     def summary(self) -> dict[str, Any]:
         """Config, split sizes, best trial and its test score (once the run has finished)."""
         if self.paths.summary.exists():

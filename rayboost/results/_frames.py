@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["best_trial", "epochs_frame", "trial_columns", "trials_frame"]
+__all__ = ["best_trial", "epochs_frame", "trial_columns", "trial_params", "trials_frame"]
 
 EPOCH_COLUMNS = ["trial_id", "epoch", "train_loss", "val_loss", "{val}", "epoch_time_s", "time_total_s", "node_id"]
 
@@ -109,3 +109,12 @@ def best_trial(trials: pd.DataFrame, metric: str, mode: str) -> pd.Series | None
         return None
     ordered = scored.sort_values([f"best_val_{metric}", "best_epoch"], ascending=[mode == "min", True], kind="stable")
     return ordered.iloc[0]
+
+
+def trial_params(row: pd.Series) -> dict[str, Any]:
+    """A trial's hyperparameters from its ``trials()`` row, as plain Python values."""
+    return {
+        column[len("param_"):]: value.item() if isinstance(value, np.generic) else value
+        for column, value in row.items()
+        if column.startswith("param_") and not (isinstance(value, float) and np.isnan(value))
+    }

@@ -43,4 +43,13 @@ def format_summary(summary: dict[str, Any]) -> str:
     if test:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in test.items())
         line += f"; test split (scored once, after selection): {shown}"
+    ens = summary.get("ensemble")
+    if ens:
+        m = ens["metric"]
+        low, high = ens["ensemble_minus_best_ci"]
+        line += (
+            f"\nensemble ({ens['method']}): test {m} {ens[f'ensemble_test_{m}']:.4f} vs best member "
+            f"{ens['best_member']} {ens[f'best_member_test_{m}']:.4f}; difference {ens['ensemble_minus_best']:+.4f} "
+            f"(95% bootstrap CI {low:+.4f} .. {high:+.4f})"
+        )
     return line

@@ -7,17 +7,22 @@ from rayboost.tuning._cluster import (
     connect,
     disconnect,
 )
+from rayboost.tuning._members import FittedMember, collect_members, start_members
 from rayboost.tuning._space import SearchPlan, plan_search
-from rayboost.tuning._tune import TuneOutcome, tune_nets
+from rayboost.tuning._tune import TuneOutcome, share, tune_nets
 
 __all__ = [
     "ClusterShape",
+    "FittedMember",
     "SearchPlan",
     "TuneOutcome",
     "check_resources",
+    "collect_members",
     "cluster_shape",
     "connect",
     "disconnect",
     "plan_search",
+    "share",
+    "start_members",
     "tune_nets",
 ]

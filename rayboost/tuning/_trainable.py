@@ -25,13 +25,18 @@ def trial_seed(seed: int, trial_id: str) -> int:
 
 def train_trial(
     config: dict[str, Any],
-    data: TrialData,
+    data: TrialData | ray.ObjectRef,
     family: str,
     seed: int,
     max_epochs: int,
     cpus: float,
 ) -> None:
-    """Run one trial. ``data`` holds train and validation rows only: trials never see test rows."""
+    """Run one trial. ``data`` holds train and validation rows only: trials never see test rows.
+
+    ``data`` may be an object-store reference, so that the members' Ray tasks share one copy.
+    """
+    if isinstance(data, ray.ObjectRef):
+        data = ray.get(data)
     torch.set_num_threads(max(1, int(cpus)))
     context = tune.get_context()
     trial_id = context.get_trial_id()

@@ -6,8 +6,10 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import ray
 import torch
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
@@ -19,7 +21,7 @@ from rayboost.tuning._callbacks import ProgressCallback, RecordCallback
 from rayboost.tuning._space import SearchPlan
 from rayboost.tuning._trainable import CHECKPOINT_FILE, train_trial
 
-__all__ = ["TuneOutcome", "tune_nets"]
+__all__ = ["TuneOutcome", "share", "tune_nets"]
 
 @dataclass
 class TuneOutcome:
@@ -43,14 +45,20 @@ def _export_best(checkpoint_dir: Path, paths: ExperimentPaths, trial_id: str) ->
 def _quiet_tune() -> None:
     """Our records replace Tune's file loggers; keep Tune from warning about their absence."""
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no configuration box: we print progress
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+
+
+def share(obj: Any) -> ray.ObjectRef:
+    """Put ``obj`` in the object store once; trials and member tasks read the same copy."""
+    return ray.put(obj)
 
 
 def tune_nets(
     cfg: Config,
     plan: SearchPlan,
-    data: TrialData,
+    data: TrialData | ray.ObjectRef,
     family: str,
     metric: str,
     mode: str,
@@ -59,6 +67,7 @@ def tune_nets(
     verbose: bool = True,
 ) -> TuneOutcome:
     """Search nets of ``family`` on ``data`` (train/val only) with at most ``slots`` trials at once.
+    ``data`` may be an object-store reference (see :func:`share`).
 
     Ray must already be connected and the resource request checked (:func:`check_resources`).
     """

@@ -84,6 +84,26 @@ def test_pixel_csv_runs_end_to_end_and_results_are_queryable(tmp_path):
     assert res.returncode == 0 and res.stdout.startswith("trial_id,epoch,")
     res = cli("results", "--table", "experiments", "--storage", str(storage))
     assert res.returncode == 0 and "pixels" in res.stdout
+    res = cli("results", "pixels", "--storage", str(storage), "--table", "members")
+    assert res.returncode == 0 and "xgboost" in res.stdout and "ensemble" in res.stdout
+
+    # predict new rows from a pixel CSV (the label column is ignored), with the saved ensemble
+    res = cli("predict", "pixels", str(csv), "--storage", str(storage), "--output", str(tmp_path / "p.csv"))
+    assert res.returncode == 0, res.stderr
+    pred = pd.read_csv(tmp_path / "p.csv")
+    assert len(pred) == 300 and list(pred.columns) == ["prediction", *[f"proba_{c}" for c in range(10)]]
+    np.testing.assert_allclose(pred.filter(like="proba_").sum(axis=1), 1.0, atol=1e-6)
+
+    # re-weight without retraining, then bad weights: one line, exit 2, the ensemble kept as it was
+    res = cli("ensemble", "pixels", "--storage", str(storage), "--method", "weights", "--weights", "net_1=1,linear=1")
+    assert res.returncode == 0, res.stderr
+    members = json.loads(cli("results", "pixels", "--storage", str(storage), "--table", "members", "--format", "json").stdout)
+    assert {m["member"]: m["weight"] for m in members}["linear"] == 0.5
+    before = (storage / "pixels" / "ensemble" / "ensemble.json").read_text()
+    res = cli("ensemble", "pixels", "--storage", str(storage), "--method", "weights", "--weights", "net_7=1")
+    assert res.returncode == 2 and "unknown member 'net_7'" in res.stderr
+    assert (storage / "pixels" / "ensemble" / "ensemble.json").read_text() == before
+
     res = cli("results", "ghost", "--storage", str(storage))
     assert res.returncode == 2 and "no experiment 'ghost'" in res.stderr and "pixels" in res.stderr
 

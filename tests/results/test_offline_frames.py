@@ -17,11 +17,13 @@ import rayboost
 exp = rayboost.load(sys.argv[1], storage=sys.argv[2])
 trials, epochs, summary = exp.trials(), exp.epochs(), exp.summary()
 listing = rayboost.experiments(sys.argv[2])
+members = exp.members()
 print(json.dumps({
     "trials_columns": list(trials.columns), "n_trials": len(trials),
     "epochs_columns": list(epochs.columns), "n_epochs": len(epochs),
     "summary_keys": sorted(summary), "best": summary["best_trial_id"], "test": summary["test"],
     "experiments": listing["name"].tolist(), "experiments_columns": list(listing.columns),
+    "members": members.to_dict("records"),
     "ray_imported": "ray" in sys.modules, "torch_imported": "torch" in sys.modules,
 }))
 """
@@ -49,6 +51,9 @@ def test_frames_load_in_a_fresh_process_without_ray(tmp_path):
         assert key in got["summary_keys"], key
     assert set(got["test"]) == {"accuracy", "log_loss"}
     assert got["experiments"] == ["offline"]
+    members = got["members"]
+    assert [m["member"] for m in members] == ["net_1", "net_2", "net_3", "xgboost", "linear", "ensemble"]
+    assert {"kind", "trial_id", "weight", "val_accuracy", "val_log_loss", "test_accuracy", "test_log_loss"} <= set(members[0])
 
 
 def _start(trial_id, t, params):

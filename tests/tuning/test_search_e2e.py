@@ -121,7 +121,9 @@ def test_test_split_never_reaches_a_trial(tmp_path, monkeypatch):
 
     monkeypatch.setattr(_tune.tune, "with_parameters", spy)
     exp = _run(tmp_path, "data.dataset=breast_cancer", "search.algorithm=random", "search.num_samples=2")
-    data = seen["data"]
+    import ray
+
+    data = ray.get(seen["data"])  # one object-store copy, shared with the ensemble's Ray tasks
     split = Split.load(exp.paths.split)
     test_rows = set(split.test.tolist())
     assert test_rows.isdisjoint(data.train_rows.tolist())

@@ -1,0 +1,118 @@
+"""The ensemble step on real Ray, torch, XGBoost and scikit-learn, for every task."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import rayboost
+from rayboost._pipeline import reweight
+from rayboost.config import DataConfig
+from rayboost.data import Scaler, Split, load_dataset
+from rayboost.ensemble import score
+from rayboost.models import MEMBER_KINDS
+
+pytestmark = pytest.mark.usefixtures("local_ray")
+
+MEMBER_COLUMNS = {"member", "kind", "trial_id", "weight"}
+
+
+@pytest.fixture(scope="module", params=["digits", "breast_cancer", "diabetes"])
+def experiment(request, tmp_path_factory, local_ray):
+    storage = tmp_path_factory.mktemp(request.param)
+    exp = rayboost.run(
+        overrides=[
+            f"storage={storage}", "name=ens", f"data.dataset={request.param}",
+            "search.num_samples=3", "search.max_epochs=4", "ensemble.top_k=2",
+        ],
+        verbose=False,
+    )  # fmt: skip
+    return exp, request.param
+
+
+def _test_rows(exp):
+    dataset = load_dataset(DataConfig(dataset=exp.meta["dataset"]))
+    split = Split.load(exp.paths.split)
+    return dataset, split
+
+
+def test_members_table(experiment):
+    exp, name = experiment
+    members = exp.members()
+    metrics = {"accuracy", "log_loss"} if name != "diabetes" else {"rmse"}
+    expected = MEMBER_COLUMNS | {f"{p}_{m}" for p in ("val", "test") for m in metrics}
+    assert set(members.columns) == expected
+    assert members["member"].tolist() == ["net_1", "net_2", "xgboost", "linear", "ensemble"]
+    assert members["kind"].tolist() == ["net", "net", "xgboost", "linear", "ensemble"]
+    nets = members[members.kind == "net"]
+    assert nets["trial_id"].notna().all() and nets["trial_id"].is_unique  # distinct trials
+    weights = members.loc[members.kind != "ensemble", "weight"]
+    assert (weights >= 0).all() and weights.sum() == pytest.approx(1.0)
+    summary = exp.summary()["ensemble"]
+    metric = "accuracy" if name != "diabetes" else "rmse"
+    assert summary["method"] == "greedy"
+    assert summary[f"ensemble_test_{metric}"] == pytest.approx(members.iloc[-1][f"test_{metric}"])
+    low, high = summary["ensemble_minus_best_ci"]
+    assert low <= summary["ensemble_minus_best"] <= high
+
+
+def test_oracle_predict_equals_weighted_average_of_members_with_stored_weights(experiment):
+    exp, _ = experiment
+    dataset, split = _test_rows(exp)
+    X = dataset.X[split.test]
+    model = exp.ensemble()
+    members = exp.members().set_index("member")
+    used = members[(members.kind != "ensemble") & (members.weight > 0)]
+    assert [name for name, _ in model.members_] == used.index.tolist()
+    np.testing.assert_array_equal(model.weights_, used["weight"].to_numpy())  # the very weights shown
+    scaler = Scaler.from_dict(__import__("json").loads(exp.paths.scaler.read_text()))
+    outputs = [
+        MEMBER_KINDS[row.kind].load(exp.paths.member_dir(name)).predict_output(scaler.transform(X))
+        for name, row in used.iterrows()
+    ]
+    by_hand = np.average(np.stack(outputs), axis=0, weights=used["weight"].to_numpy())
+    np.testing.assert_allclose(model.predict_output(X), by_hand, rtol=1e-6, atol=1e-9)
+    # the ensemble row of the table is what predict gives on the test rows
+    got = score(model.predict_output(X), dataset.y[split.test], task=dataset.task)
+    key = "accuracy" if dataset.task == "classification" else "rmse"
+    assert got[key] == pytest.approx(members.loc["ensemble", f"test_{key}"])
+    if dataset.task == "classification":
+        assert set(model.predict(X)) <= set(dataset.classes)
+        np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_saved_in_safe_formats(experiment):
+    exp, _ = experiment
+    files = [p for p in exp.paths.member_dir("x").parent.rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} <= {".pt", ".json", ".ubj", ".npy"}
+    for path in files:
+        if path.suffix == ".pt":
+            torch.load(path, weights_only=True)  # refuses pickled code
+
+
+def test_zero_weight_members_are_never_loaded(experiment):
+    exp, _ = experiment
+    reweight(exp.name, exp.paths.root.parent, "weights", {"net_1": 1.0})
+    model = exp.ensemble()
+    assert [name for name, _ in model.members_] == ["net_1"]
+    members = exp.members().set_index("member")
+    assert members.loc["net_1", "weight"] == 1.0 and members.loc["xgboost", "weight"] == 0.0
+    assert members.loc["ensemble", members.columns[-1]] == pytest.approx(members.loc["net_1", members.columns[-1]])
+
+
+@pytest.mark.parametrize("method", ["optimize", "uniform", "greedy"])
+def test_reweight_without_retraining_keeps_history(experiment, method):
+    exp, _ = experiment
+    model_file = exp.paths.member_dir("net_1") / "model.pt"
+    stamp = model_file.stat().st_mtime_ns
+    before = len(list(exp.paths.ensemble_history.glob("*.json"))) if exp.paths.ensemble_history.exists() else 0
+    reweight(exp.name, exp.paths.root.parent, method)
+    members = exp.members()
+    assert exp.summary()["ensemble"]["method"] == method
+    weights = members.loc[members.kind != "ensemble", "weight"]
+    assert (weights >= 0).all() and weights.sum() == pytest.approx(1.0)
+    if method == "uniform":
+        assert np.allclose(weights, 1 / len(weights))
+    assert model_file.stat().st_mtime_ns == stamp  # nothing retrained or rewritten
+    assert len(list(exp.paths.ensemble_history.glob("*.json"))) == before + 1
