@@ -13,11 +13,18 @@ __version__ = "0.1.0"
 from rayboost.results import Experiment, experiments, load  # noqa: E402
 
 
-def run(config=None, overrides=None, verbose=True):  # type: ignore[no-untyped-def]
+def run(config=None, overrides=None, verbose=True, resume=False, stages=("tune", "ensemble")):  # type: ignore[no-untyped-def]
     """Run the pipeline (see :func:`rayboost._pipeline.run`); imports Ray and torch lazily."""
     from rayboost._pipeline import run as _run
 
-    return _run(config, overrides, verbose)
+    return _run(config, overrides, verbose, resume, tuple(stages))
+
+
+def resume(name, storage=None, overrides=None, verbose=True):  # type: ignore[no-untyped-def]
+    """Continue an interrupted experiment, or raise its budget (``["search.num_samples=32"]``)."""
+    from rayboost._pipeline import resume as _resume
+
+    return _resume(name, storage, overrides, verbose)
 
 
 __all__ = [
@@ -29,6 +36,7 @@ __all__ = [
     "ResourceError",
     "experiments",
     "load",
+    "resume",
     "run",
     "__version__",
 ]

@@ -40,9 +40,6 @@ class ExperimentPaths:
     def trial_events(self) -> Path:  # one JSON line per trial start/end
         return self.root / "records" / "trials.jsonl"
 
-    @property
-    def epoch_records(self) -> Path:  # one JSON line per trial per epoch (at-least-once)
-        return self.root / "records" / "epochs.jsonl"
 
     @property
     def summary(self) -> Path:
@@ -54,6 +51,15 @@ class ExperimentPaths:
 
     def trial_dir(self, trial_id: str) -> Path:  # best-epoch model, validation predictions
         return self.root / "trials" / trial_id
+
+    def trial_epochs(self, trial_id: str) -> Path:  # one JSON line per epoch, written by the trial
+        return self.trial_dir(trial_id) / "epochs.jsonl"
+
+    def trial_state(self, trial_id: str) -> Path:  # the checkpoint between epochs (while it runs)
+        return self.trial_dir(trial_id) / "state.pt"
+
+    def epoch_files(self) -> list[Path]:
+        return sorted((self.root / "trials").glob("*/epochs.jsonl"))
 
     def trial_model(self, trial_id: str) -> Path:  # best-epoch state dict (load with weights_only)
         return self.trial_dir(trial_id) / "model.pt"

@@ -1,7 +1,9 @@
-"""The whole run: config -> data -> split -> tune nets on Ray -> select on validation -> test once."""
+"""The whole run: config -> data -> split -> tune nets on Ray -> select on validation -> test once
+-> ensemble. Restore-or-start: an existing experiment is resumed, finished stages are skipped."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,20 +21,17 @@ from rayboost._layout import ExperimentPaths
 from rayboost.config import Config, config_from_dict, config_to_dict, load_config
 from rayboost.data import Dataset, Scaler, Split, load_dataset, make_trial_data, split_dataset
 from rayboost.ensemble import Member, fit_ensemble, save_ensemble, score
-from rayboost.models import (
-    MEMBER_KINDS,
-    NetModel,
-    build_net,
-    metric_name,
-    predict_output,
-    target_scaling,
-)
+from rayboost.models import MEMBER_KINDS, NetModel, metric_name, target_scaling
 from rayboost.results import Experiment, best_trial, leaderboard, trial_params
 
 if TYPE_CHECKING:
     from rayboost.tuning import SearchPlan
 
-__all__ = ["reweight", "run"]
+__all__ = ["STAGES", "resume", "reweight", "run"]
+
+STAGES = ("tune", "ensemble")
+# Keys a resumed experiment may change; any other difference is refused.
+RESUMABLE_KEYS = ("search.num_samples", "search.time_budget_s", "resources", "ray", "ensemble")
 
 
 def _family(cfg: Config, dataset: Dataset) -> str:
@@ -49,14 +48,53 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and prefix.count(".") < 1 and key not in ("space", "grid"):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _check_resumable(old: Config, new: Config, paths: ExperimentPaths) -> None:
+    before, after = _flat(config_to_dict(old)), _flat(config_to_dict(new))
+    for key in sorted(set(before) | set(after)):
+        if any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS) or key == "name":
+            continue
+        if before.get(key) != after.get(key):
+            raise ConfigError(
+                f"{key}: experiment {paths.name!r} ran with {before.get(key)!r}, not {after.get(key)!r}; "
+                "resume with the same value or choose a new name with --set name=..."
+            )
+    if new.search.num_samples < old.search.num_samples:
+        raise ConfigError(
+            f"search.num_samples: {paths.name!r} already planned {old.search.num_samples} trials; "
+            "a resume may raise the budget, not lower it"
+        )
+
+
 def run(
     config: Config | str | Path | None = None,
     overrides: dict[str, Any] | list[str] | None = None,
     verbose: bool = True,
+    resume: bool = False,
+    stages: tuple[str, ...] = STAGES,
 ) -> Experiment:
-    """Run the pipeline for ``config`` (a :class:`Config` or a YAML path) and return its results."""
+    """Run the pipeline for ``config`` (a :class:`Config` or a YAML path) and return its results.
+
+    ``resume=True`` is restore-or-start: an experiment of the same name continues where it
+    stopped (finished stages skipped, interrupted trials restored from their checkpoints, a
+    raised ``search.num_samples`` adds trials); otherwise an existing name is an error.
+    ``stages`` runs part of the pipeline ("tune", "ensemble"); the ensemble needs a tuned
+    experiment.
+    """
     cfg = config if isinstance(config, Config) else load_config(config, overrides)
     started = time.time()
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown or not stages:
+        raise ConfigError(f"stages: {unknown or 'none given'}; use some of: {', '.join(STAGES)}")
 
     # Everything a user can get wrong is checked before anything is written or Ray starts.
     dataset = load_dataset(cfg.data)
@@ -66,18 +104,55 @@ def run(
 
     plan = tuning.plan_search(cfg.search, family, dataset.task, cfg.seed)
     name = cfg.name or f"{dataset.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    cfg = dataclasses.replace(cfg, name=name)
     storage = Path(cfg.storage).expanduser() if cfg.storage else default_storage()
     paths = ExperimentPaths.of(storage, name)
-    if paths.root.exists():
-        raise ExperimentError(f"experiment {name!r} already exists in {storage}; choose another name with --set name=...")
+    exists = paths.meta.exists()
+    if exists and not resume:
+        raise ExperimentError(
+            f"experiment {name!r} already exists in {storage}; resume it with `rayboost resume {name}` "
+            "or choose another name with --set name=..."
+        )
+    if exists:
+        _check_resumable(config_from_dict(yaml.safe_load(paths.config.read_text())), cfg, paths)
+        if Split.load(paths.split).fingerprint != split.fingerprint:
+            raise DataError(f"the data of {name!r} changed since it ran; restore the original data or choose a new name")
+    elif paths.root.exists():
+        raise ExperimentError(f"{paths.root} exists but is not an experiment; choose another name with --set name=...")
+    elif stages == ("ensemble",):
+        raise ExperimentError(f"experiment {name!r} does not exist yet; run its tune stage first")
 
     started_ray = tuning.connect(cfg.ray)
     try:
         slots = tuning.check_resources(cfg.resources, tuning.cluster_shape())
-        return _run_experiment(cfg, dataset, split, family, plan, slots, paths, started, verbose)
+        tuning.check_shared_storage(storage)
+        return _run_experiment(cfg, dataset, split, family, plan, slots, paths, stages, started, verbose)
     finally:
         if started_ray:
             tuning.disconnect()
+
+
+def resume(name: str, storage: str | Path | None = None, overrides: list[str] | None = None, verbose: bool = True) -> Experiment:
+    """Continue experiment ``name`` with its stored config (``overrides`` may raise the budget)."""
+    from rayboost.results import load
+
+    experiment = load(name, storage)
+    raw = yaml.safe_load(experiment.paths.config.read_text())
+    raw["storage"] = str(experiment.paths.root.parent)
+    cfg = load_config(None, {**_flat(raw), **_overrides_dict(overrides)})
+    return run(cfg, verbose=verbose, resume=True)
+
+
+def _overrides_dict(overrides: list[str] | None) -> dict[str, Any]:
+    from rayboost.config import parse_overrides
+
+    return parse_overrides(overrides)
+
+
+def _write_meta(paths: ExperimentPaths, meta: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    meta = {**meta, **changes}
+    write_json_atomic(paths.meta, meta)
+    return meta
 
 
 def _run_experiment(
@@ -88,6 +163,7 @@ def _run_experiment(
     plan: SearchPlan,
     slots: int,
     paths: ExperimentPaths,
+    stages: tuple[str, ...],
     started: float,
     verbose: bool,
 ) -> Experiment:
@@ -95,18 +171,29 @@ def _run_experiment(
 
     metric = metric_name(dataset.task)
     mode = "max" if metric == "accuracy" else "min"
-    scaler = Scaler.fit(dataset.X[split.train])
-    paths.root.mkdir(parents=True)
-    meta = {
-        "name": paths.name, "status": "running", "created_at": _now(), "rayboost_version": __version__,
-        "dataset": dataset.name, "task": dataset.task, "family": family, "metric": metric, "mode": mode,
-        "classes": dataset.classes, "label": dataset.label, "input_shape": list(dataset.input_shape),
-        "feature_names": dataset.feature_names,
-    }  # fmt: skip
-    write_json_atomic(paths.meta, meta)
+    if paths.meta.exists():
+        meta = read_json(paths.meta)
+        scaler = Scaler.from_dict(read_json(paths.scaler))
+        if cfg.search.num_samples > meta.get("tuned_samples", cfg.search.num_samples):
+            # a raised budget reopens tuning, then the ensemble
+            meta["stages"] = {s: False for s in STAGES}
+        if verbose:
+            done = [s for s, ok in meta.get("stages", {}).items() if ok]
+            print(f"rayboost: resuming {paths.name} (stages done: {', '.join(done) or 'none'})", flush=True)
+    else:
+        scaler = Scaler.fit(dataset.X[split.train])
+        paths.root.mkdir(parents=True)
+        meta = {
+            "name": paths.name, "status": "running", "created_at": _now(), "rayboost_version": __version__,
+            "dataset": dataset.name, "task": dataset.task, "family": family, "metric": metric, "mode": mode,
+            "classes": dataset.classes, "label": dataset.label, "input_shape": list(dataset.input_shape),
+            "feature_names": dataset.feature_names, "stages": {s: False for s in STAGES},
+        }  # fmt: skip
+        write_json_atomic(paths.meta, meta)
+        split.save(paths.split)
+        write_json_atomic(paths.scaler, scaler.to_dict())
     write_text_atomic(paths.config, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    split.save(paths.split)
-    write_json_atomic(paths.scaler, scaler.to_dict())
+    meta = _write_meta(paths, meta, status="running", error=None)
     try:
         data = make_trial_data(dataset, split, scaler)
         if verbose:
@@ -117,40 +204,65 @@ def _run_experiment(
                 flush=True,
             )
         data_ref = tuning.share(data)
-        member_refs = tuning.start_members(cfg, data_ref)  # XGBoost/linear run beside the trials
-        outcome = tuning.tune_nets(cfg, plan, data_ref, family, metric, mode, slots, paths, verbose=verbose)
-        fitted = tuning.collect_members(member_refs)
+        want_members = cfg.ensemble.enabled and "ensemble" in stages and not meta["stages"]["ensemble"]
+        kinds = [k for k in ("xgboost", "linear") if getattr(cfg.ensemble, k)] if want_members else []
+        missing = [k for k in kinds if not (paths.member_dir(k) / "val_pred.npy").exists()]
+        member_refs = tuning.start_members(cfg, data_ref, missing)  # XGBoost/linear beside the trials
+        if "tune" in stages and not meta["stages"]["tune"]:
+            outcome = tuning.tune_nets(cfg, plan, data_ref, family, metric, mode, slots, paths, verbose=verbose)
+            stages_done = {**meta["stages"], "tune": True}
+            meta = _write_meta(
+                paths, meta, stages=stages_done, tuned_samples=cfg.search.num_samples, tune_trial_ids=outcome.all_ids
+            )
+        if not meta["stages"]["tune"]:
+            raise ExperimentError(f"experiment {paths.name!r} has not finished its tune stage; run that stage first")
+        for fitted in tuning.collect_members(member_refs):
+            fitted.model.save(paths.member_dir(fitted.kind))
+            np.save(paths.member_dir(fitted.kind) / "val_pred.npy", fitted.val_pred)
         experiment = Experiment(paths)
-        summary = _finish(experiment, cfg, dataset, split, scaler, family, outcome.errors)
-        if cfg.ensemble.enabled:
-            extra = [Member(f.kind, f.kind, f.model, f.val_pred) for f in fitted]
+        summary = _select_and_test(experiment, cfg, dataset, split, scaler, family)
+        if want_members:
+            extra = [_load_member(paths, kind, kind) for kind in kinds]
             members = _net_members(experiment, cfg.ensemble.top_k, dataset, split, family) + extra
             summary["ensemble"] = _ensemble(experiment, members, dataset, split, scaler, cfg)
+            meta = _write_meta(paths, meta, stages={**meta["stages"], "ensemble": True})
+        elif paths.summary.exists():
+            summary["ensemble"] = read_json(paths.summary).get("ensemble")
         summary["duration_s"] = time.time() - started
         write_json_atomic(paths.summary, summary)
-        write_json_atomic(paths.meta, {**meta, "status": "completed", "finished_at": _now()})
+        finished = meta["stages"]["tune"] and (meta["stages"]["ensemble"] or not cfg.ensemble.enabled)
+        _write_meta(paths, meta, status="completed" if finished else "partial", finished_at=_now())
         return experiment
     except BaseException as exc:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        write_json_atomic(paths.meta, {**meta, "status": reason, "error": error})
+        _write_meta(paths, meta, status=reason, error=error)
         raise
+
+
+def _load_member(paths: ExperimentPaths, name: str, kind: str, trial_id: str | None = None) -> Member:
+    folder = paths.member_dir(name)
+    return Member(name, kind, MEMBER_KINDS[kind].load(folder), np.load(folder / "val_pred.npy"), trial_id)
+
+
+def _net_member(experiment: Experiment, trials: Any, trial_id: str, dataset: Dataset, split: Split, family: str) -> NetModel:
+    params = trial_params(trials[trials["trial_id"] == trial_id].iloc[0])
+    state = torch.load(experiment.paths.trial_model(trial_id), weights_only=True)
+    y_mean, y_std = target_scaling(dataset.task, dataset.y[split.train])
+    return NetModel(family, params, dataset.input_shape, dataset.n_outputs, dataset.task, y_mean, y_std, state)
 
 
 def _net_members(experiment: Experiment, top_k: int, dataset: Dataset, split: Split, family: str) -> list[Member]:
     """The nets of the ``top_k`` best distinct trials, by validation metric at their best epoch."""
     trials = experiment.trials()
     board = leaderboard(trials, experiment.metric, experiment.mode, n=len(trials))
-    y_mean, y_std = target_scaling(dataset.task, dataset.y[split.train])
-    members = []
+    members: list[Member] = []
     for trial_id in board["trial_id"]:
         if len(members) == top_k:
             break
         if not experiment.paths.trial_model(trial_id).exists():
             continue
-        params = trial_params(trials[trials["trial_id"] == trial_id].iloc[0])
-        state = torch.load(experiment.paths.trial_model(trial_id), weights_only=True)
-        model = NetModel(family, params, dataset.input_shape, dataset.n_outputs, dataset.task, y_mean, y_std, state)
+        model = _net_member(experiment, trials, trial_id, dataset, split, family)
         val_pred = np.load(experiment.paths.trial_val_pred(trial_id))
         members.append(Member(f"net_{len(members) + 1}", "net", model, val_pred, trial_id))
     return members
@@ -167,14 +279,13 @@ def _ensemble(
     weights: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Weights on validation predictions, then every member and the ensemble scored on test."""
-    method = method or cfg.ensemble.method
     fit = fit_ensemble(
         members,
         dataset.y[split.val],
         scaler.transform(dataset.X[split.test]),
         dataset.y[split.test],
         task=dataset.task,
-        method=method,
+        method=method or cfg.ensemble.method,
         weights=weights if weights is not None else cfg.ensemble.weights,
         seed=cfg.seed,
     )
@@ -208,19 +319,15 @@ def reweight(
         )
     scaler = Scaler.from_dict(read_json(experiment.paths.scaler))
     record = read_json(experiment.paths.ensemble)
-    members = []
-    for entry in record["members"]:
-        folder = experiment.paths.member_dir(entry["member"])
-        model = MEMBER_KINDS[entry["kind"]].load(folder)
-        members.append(Member(entry["member"], entry["kind"], model, np.load(folder / "val_pred.npy"), entry["trial_id"]))
+    members = [_load_member(experiment.paths, e["member"], e["kind"], e["trial_id"]) for e in record["members"]]
     summary = read_json(experiment.paths.summary)
     summary["ensemble"] = _ensemble(experiment, members, dataset, split, scaler, cfg, method, weights or {})
     write_json_atomic(experiment.paths.summary, summary)
     return experiment
 
 
-def _finish(
-    experiment: Experiment, cfg: Config, dataset: Dataset, split: Split, scaler: Scaler, family: str, errors: int
+def _select_and_test(
+    experiment: Experiment, cfg: Config, dataset: Dataset, split: Split, scaler: Scaler, family: str
 ) -> dict[str, Any]:
     """Select the best trial on validation, then score it on the test split: once, at the end."""
     metric, mode = experiment.metric, experiment.mode
@@ -237,8 +344,8 @@ def _finish(
         "mode": mode,
         "split_sizes": split.sizes(),
         "split_fingerprint": split.fingerprint,
-        "n_trials": len(trials),
-        "n_errors": errors,
+        "n_trials": int((trials["status"] != "abandoned").sum()),
+        "n_errors": int((trials["status"] == "error").sum()),
         "best_trial_id": None,
         "best_params": None,
         f"best_val_{metric}": None,
@@ -247,14 +354,11 @@ def _finish(
     }
     if best is None or not experiment.paths.trial_model(best["trial_id"]).exists():
         return summary
-    params = trial_params(best)
-    model = build_net(family, params, dataset.input_shape, dataset.n_outputs)
-    model.load_state_dict(torch.load(experiment.paths.trial_model(best["trial_id"]), weights_only=True))
-    y_mean, y_std = target_scaling(dataset.task, dataset.y[split.train])
-    pred = predict_output(model, scaler.transform(dataset.X[split.test]), dataset.task, y_mean, y_std)
+    model = _net_member(experiment, trials, best["trial_id"], dataset, split, family)
+    pred = model.predict_output(scaler.transform(dataset.X[split.test]))
     summary.update(
         best_trial_id=best["trial_id"],
-        best_params=params,
+        best_params=trial_params(best),
         best_epoch=int(best["best_epoch"]),
         test=score(pred, dataset.y[split.test], task=dataset.task),
         test_scored_at=_now(),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import Any
 
 from rayboost._errors import RayboostError
 
@@ -19,12 +21,39 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key, e.g. --set search.num_samples=8 (repeatable)")  # fmt: skip
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--resume", action="store_true",
+                     help="restore-or-start: continue an experiment of the same name if there is one")  # fmt: skip
+    run.add_argument("--stage", choices=["all", "tune", "ensemble"], default="all",
+                     help="run one stage only (the ensemble stage needs a tuned experiment)")  # fmt: skip
+
+    res = sub.add_parser("resume", help="continue an interrupted experiment (or raise its budget)")
+    res.add_argument("name")
+    res.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="e.g. --set search.num_samples=32 to add trials")  # fmt: skip
+    res.add_argument("--storage", default=None)
+    res.add_argument("--quiet", action="store_true")
 
     results = sub.add_parser("results", help="print an experiment's results")
     results.add_argument("name", nargs="?", help="experiment name (omit with --table experiments)")
     results.add_argument("--table", choices=["trials", "epochs", "members", "experiments", "summary"], default=None)
     results.add_argument("--format", choices=["table", "csv", "json"], default="table")
     results.add_argument("--storage", default=None, help="storage folder (default $RAYBOOST_STORAGE or ~/rayboost_results)")
+
+    submit = sub.add_parser("submit", help="submit the pipeline as a Ray job to a cluster")
+    submit.add_argument("config", nargs="?", help="YAML config file (optional)")
+    submit.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    submit.add_argument("--address", default=None, help="Jobs API, e.g. http://127.0.0.1:8265 (default $RAY_ADDRESS)")
+    submit.add_argument("--stage", choices=["all", "tune", "ensemble"], default="all")
+    submit.add_argument("--follow", action="store_true", help="stream the job's logs until it ends")
+    submit.add_argument("--no-working-dir", action="store_true",
+                        help="do not upload this checkout: rayboost is installed on the cluster")  # fmt: skip
+
+    jobs = sub.add_parser("jobs", help="list, inspect, follow or stop Ray jobs")
+    jobs.add_argument("action", choices=["list", "status", "logs", "stop"])
+    jobs.add_argument("job_id", nargs="?")
+    jobs.add_argument("--address", default=None)
+    jobs.add_argument("--follow", action="store_true")
+    jobs.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     ens = sub.add_parser("ensemble", help="re-fit an experiment's ensemble weights (nothing is retrained)")
     ens.add_argument("name")
@@ -93,24 +122,95 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from rayboost._pipeline import run
+    from rayboost._pipeline import STAGES, run
     from rayboost.config import load_config
+
+    config = load_config(args.config, args.overrides, base=_submitted_config() if args.config is None else None)
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    experiment = run(config, verbose=not args.quiet, resume=args.resume, stages=stages)
+    _report(experiment)
+    return 0
+
+
+def _submitted_config() -> dict[str, Any] | None:
+    """The resolved config a submitted job carries in its environment (see ``rayboost submit``)."""
+    import yaml
+
+    from rayboost._env import config_yaml
+
+    text = config_yaml()
+    return yaml.safe_load(text) if text else None
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    import dataclasses
+    from datetime import datetime
+
+    import yaml
+
+    from rayboost import tuning
+    from rayboost.config import config_to_dict, load_config
+
+    config = load_config(args.config, args.overrides)  # bad keys fail here, before anything is sent
+    if config.name is None:
+        stem = config.data.dataset or Path(config.data.path or "data").stem
+        config = dataclasses.replace(config, name=f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    working_dir = None if args.no_working_dir else tuning.source_root()
+    extra = ["--stage", args.stage] if args.stage != "all" else []
+    text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
+    job_id = tuning.submit_job(args.address, config.name, text, working_dir, extra)
+    print(job_id)
+    print(f"experiment {config.name}: follow with `rayboost jobs logs {job_id} --follow`; resubmitting the same "
+          f"config with --set name={config.name} resumes it", file=sys.stderr)  # fmt: skip
+    if args.follow:
+        tuning.job_logs(args.address, job_id, follow=True)
+        status = tuning.wait_job(args.address, job_id)
+        print(f"job {job_id}: {status}", file=sys.stderr)
+        return 0 if status == "SUCCEEDED" else 1
+    return 0
+
+
+def _cmd_jobs(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from rayboost import tuning
+    from rayboost.results import render
+
+    if args.action != "list" and not args.job_id:
+        raise RayboostError(f"rayboost jobs {args.action} needs a JOB_ID; list them with `rayboost jobs list`")
+    if args.action == "list":
+        print(render(pd.DataFrame(tuning.list_jobs(args.address)), args.format))
+    elif args.action == "status":
+        print(render(pd.DataFrame([tuning.job_status(args.address, args.job_id)]), args.format))
+    elif args.action == "logs":
+        tuning.job_logs(args.address, args.job_id, follow=args.follow)
+    else:
+        stopped = tuning.stop_job(args.address, args.job_id)
+        print(f"job {args.job_id}: {'stop requested' if stopped else 'already finished'}")
+    return 0
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from rayboost._pipeline import resume
+
+    _report(resume(args.name, args.storage, args.overrides, verbose=not args.quiet))
+    return 0
+
+
+def _report(experiment: Any) -> None:
     from rayboost.results import format_summary, leaderboard, render
 
-    config = load_config(args.config, args.overrides)
-    experiment = run(config, verbose=not args.quiet)
     summary = experiment.summary()
     print()
     print(f"Leaderboard ({experiment.name}, validation split):")
     print(render(leaderboard(experiment.trials(), experiment.metric, experiment.mode)))
-    if experiment.paths.ensemble.exists():
+    if experiment.paths.ensemble.exists() and summary.get("ensemble"):
         print()
         print(f"Ensemble members ({summary['ensemble']['method']} weights fit on validation; scored once on test):")
         print(render(experiment.members()))
     print()
     print(format_summary(summary))
     print(f"results: rayboost results {experiment.name} --storage {experiment.paths.root.parent}")
-    return 0
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
@@ -137,7 +237,10 @@ def _cmd_results(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        commands = {"run": _cmd_run, "results": _cmd_results, "ensemble": _cmd_ensemble, "predict": _cmd_predict}
+        commands = {
+            "run": _cmd_run, "resume": _cmd_resume, "results": _cmd_results, "ensemble": _cmd_ensemble,
+            "predict": _cmd_predict, "submit": _cmd_submit, "jobs": _cmd_jobs,
+        }  # fmt: skip
         return commands[args.command](args)
     except RayboostError as exc:
         print(f"rayboost: error: {exc}", file=sys.stderr)

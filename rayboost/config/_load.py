@@ -185,9 +185,10 @@ def _check(config: Config) -> None:
 def load_config(
     path: str | Path | None = None,
     overrides: dict[str, Any] | list[str] | None = None,
+    base: dict[str, Any] | None = None,
 ) -> Config:
-    """Read a YAML config (optional), apply dotted overrides, validate, return a :class:`Config`."""
-    raw: dict[str, Any] = {}
+    """Read a YAML config (optional; or start from ``base``), apply dotted overrides, validate."""
+    raw: dict[str, Any] = dict(base or {})
     if path is not None:
         path = Path(path)
         if not path.is_file():

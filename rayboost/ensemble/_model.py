@@ -25,11 +25,14 @@ def save_ensemble(paths: ExperimentPaths, members: list[Member], fit: EnsembleFi
 
     An earlier ensemble.json is moved to ``ensemble/history/`` first: nothing is lost.
     """
+    previous = {e["member"]: e["trial_id"] for e in read_json(paths.ensemble)["members"]} if paths.ensemble.exists() else {}
     for member in members:
         folder = paths.member_dir(member.name)
-        if not (folder / "val_pred.npy").exists():
-            member.model.save(folder)  # type: ignore[attr-defined]
-            np.save(folder / "val_pred.npy", member.val_pred)
+        if (folder / "val_pred.npy").exists() and previous.get(member.name) == member.trial_id:
+            continue  # the same model is already there (a re-weighting, or a member saved when fit)
+        shutil.rmtree(folder, ignore_errors=True)
+        member.model.save(folder)  # type: ignore[attr-defined]
+        np.save(folder / "val_pred.npy", member.val_pred)
     if paths.ensemble.exists():
         paths.ensemble_history.mkdir(parents=True, exist_ok=True)
         n = len(list(paths.ensemble_history.glob("ensemble-*.json"))) + 1

@@ -100,6 +100,7 @@ class NetTrainer:
         self.optimizer = _optimizer(params["optimizer"], _param_groups(self.model, float(params["l2"])), float(params["lr"]))
         self.l1_params = [g for g in self.optimizer.param_groups[0]["params"]] if params["l1"] > 0 else []
         self.epoch = 0
+        self.time_total_s = 0.0  # training + evaluation time over all epochs, across restores
         self.best: dict[str, Any] = {"epoch": 0, "metric": None, "val_loss": math.inf, "state": None, "val_pred": None}
 
     # -- one step, one epoch, one evaluation -------------------------------------------------
@@ -170,6 +171,8 @@ class NetTrainer:
                 "val_pred": pred,
             }
         since_best = self.epoch - self.best["epoch"]
+        epoch_time_s = time.perf_counter() - start
+        self.time_total_s += epoch_time_s
         return {
             "epoch": self.epoch,
             "train_loss": train_loss,
@@ -177,13 +180,15 @@ class NetTrainer:
             "best_epoch": self.best["epoch"],
             "patience_stop": since_best >= int(self.params["patience"]),
             "diverged": not math.isfinite(train_loss),
-            "epoch_time_s": time.perf_counter() - start,
+            "epoch_time_s": epoch_time_s,
+            "time_total_s": self.time_total_s,
         }
 
     # -- checkpoint between epochs ----------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
             "epoch": self.epoch,
+            "time_total_s": self.time_total_s,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
@@ -194,6 +199,7 @@ class NetTrainer:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.epoch = int(state["epoch"])
+        self.time_total_s = float(state["time_total_s"])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])

@@ -49,13 +49,16 @@ class Experiment:
     def config(self) -> dict[str, Any]:
         return yaml.safe_load(self.paths.config.read_text())
 
+    def _epoch_records(self) -> list[dict[str, Any]]:
+        return [record for path in self.paths.epoch_files() for record in read_jsonl(path)]
+
     def epochs(self) -> pd.DataFrame:
         """One row per trial per epoch (deduplicated by trial and epoch)."""
-        return epochs_frame(read_jsonl(self.paths.epoch_records), self.metric)
+        return epochs_frame(self._epoch_records(), self.metric)
 
     def trials(self) -> pd.DataFrame:
         """One row per trial; see ``rayboost.results`` for the columns."""
-        records = read_jsonl(self.paths.epoch_records)
+        records = self._epoch_records()
         return trials_frame(
             read_jsonl(self.paths.trial_events),
             epochs_frame(records, self.metric),
@@ -63,6 +66,7 @@ class Experiment:
             self.metric,
             self.mode,
             self.config["search"]["scheduler"],
+            set(meta["tune_trial_ids"]) if "tune_trial_ids" in (meta := read_json(self.paths.meta)) else None,
         )
 
     def members(self) -> pd.DataFrame:

@@ -3,7 +3,9 @@
 trials() columns
   trial_id          Ray Tune's trial id
   status            running | completed (ran its epochs or stopped by patience) | stopped
-                    (stopped by the scheduler or the time budget) | error
+                    (stopped by the scheduler or the time budget) | error | abandoned (started
+                    just before the driver died, after Tune last saved its state: the resumed
+                    search ran that slot as a new trial; kept for the record, never selected)
   param_<name>      every hyperparameter of the trial
   best_val_<m>      best validation metric over its epochs (m = accuracy, or rmse for regression)
   best_epoch        the epoch of best_val_<m> (its weights are the ones kept)
@@ -54,7 +56,7 @@ def trial_columns(metric: str, param_names: list[str]) -> list[str]:
 
 def trials_frame(
     events: list[dict[str, Any]], epochs: pd.DataFrame, epoch_records: list[dict[str, Any]],
-    metric: str, mode: str, scheduler: str,
+    metric: str, mode: str, scheduler: str, known: set[str] | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     """One row per trial, from start/end events and the deduplicated epochs."""
     trials: dict[str, dict[str, Any]] = {}
@@ -79,6 +81,8 @@ def trials_frame(
         status = info["status"]
         if status == "terminated":
             status = "completed" if info["finished"] else "stopped"
+        if known is not None and trial_id not in known:
+            status = "abandoned"
         row: dict[str, Any] = {"trial_id": trial_id, "status": status}
         row.update({f"param_{p}": info["params"].get(p) for p in param_names})
         if len(mine) and mine[val].notna().any():
@@ -104,7 +108,7 @@ def trials_frame(
 
 def best_trial(trials: pd.DataFrame, metric: str, mode: str) -> pd.Series | None:
     """The trial with the best validation metric at its best epoch (ties: fewer epochs)."""
-    scored = trials[trials[f"best_val_{metric}"].notna()]
+    scored = trials[trials[f"best_val_{metric}"].notna() & (trials["status"] != "abandoned")]
     if scored.empty:
         return None
     ordered = scored.sort_values([f"best_val_{metric}", "best_epoch"], ascending=[mode == "min", True], kind="stable")

@@ -14,7 +14,7 @@ KEY_PARAMS = ("conv", "bn", "activation", "filters", "units", "blocks", "layers"
 def leaderboard(trials: pd.DataFrame, metric: str, mode: str, n: int = 10) -> pd.DataFrame:
     """The ``n`` best trials by validation metric, with the hyperparameters that matter most."""
     value = f"best_val_{metric}"
-    scored = trials[trials[value].notna()]
+    scored = trials[trials[value].notna() & (trials["status"] != "abandoned")]
     ordered = scored.sort_values([value, "best_epoch"], ascending=[mode == "min", True], kind="stable").head(n)
     params = [f"param_{p}" for p in KEY_PARAMS if f"param_{p}" in ordered]
     frame = ordered[["trial_id", value, "best_epoch", "epochs", "status", *params, "n_params"]]

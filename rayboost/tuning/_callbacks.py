@@ -13,17 +13,10 @@ from rayboost._layout import ExperimentPaths
 
 __all__ = ["ProgressCallback", "RecordCallback"]
 
-EPOCH_KEYS = (
-    "epoch", "train_loss", "val_loss", "val_accuracy", "val_rmse", "best_epoch",
-    "patience_stop", "diverged", "final", "epoch_time_s", "n_params", "madds", "node_id",
-)  # fmt: skip
-
-
 class RecordCallback(Callback):
-    """Append one JSON line per trial event and per epoch to the experiment's records.
+    """Append one JSON line per trial event (start, end) to the experiment's records.
 
-    Records are at-least-once (a restored trial may repeat an epoch); readers deduplicate by
-    (trial_id, epoch), keeping the last.
+    Epoch records are written by the trials themselves, next to their checkpoints.
     """
 
     def __init__(self, paths: ExperimentPaths) -> None:
@@ -37,11 +30,6 @@ class RecordCallback(Callback):
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._event(trial, "start", params=dict(trial.config))
-
-    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        record = {key: result[key] for key in EPOCH_KEYS if key in result}
-        record.update(trial_id=trial.trial_id, time=time.time(), time_total_s=result.get("time_total_s"))
-        append_jsonl(self.paths.epoch_records, record)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         last = trial.last_result or {}
@@ -65,7 +53,11 @@ class ProgressCallback(Callback):
     def __init__(self, metric: str, mode: str, n_trials: int, interval_s: float = 10.0, out: TextIO | None = None):
         self.metric, self.mode, self.n_trials = metric, mode, n_trials
         self.interval_s = interval_s
-        self.out = out or sys.stdout
+        self.out = out
+        self.setup()
+
+    def setup(self, **info: Any) -> None:
+        """Called when the search starts, and again when a restored search resumes."""
         self.start = time.monotonic()
         self.last_print = 0.0
         self.best: tuple[float, str, int] | None = None
@@ -78,7 +70,7 @@ class ProgressCallback(Callback):
 
     def _print(self, text: str) -> None:
         elapsed = int(time.monotonic() - self.start)
-        print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}", file=self.out, flush=True)
+        print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}", file=self.out or sys.stdout, flush=True)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         value = result.get(self.metric)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from rayboost._env import ray_address
 from rayboost._errors import ResourceError
 from rayboost.config import RayConfig, ResourcesConfig
 
-__all__ = ["ClusterShape", "check_resources", "cluster_shape", "connect", "disconnect"]
+__all__ = ["ClusterShape", "check_resources", "check_shared_storage", "cluster_shape", "connect", "disconnect"]
 
 
 def connect(cfg: RayConfig) -> bool:
@@ -35,6 +39,37 @@ def connect(cfg: RayConfig) -> bool:
 
 def disconnect() -> None:
     ray.shutdown()
+
+
+def _sees(path: str) -> bool:
+    return os.path.exists(path)
+
+
+def check_shared_storage(storage: Path) -> None:
+    """On a multi-node cluster, every node must see the storage folder (trials write their
+    checkpoints and records there): refuse up front instead of losing results later."""
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    if len(nodes) < 2:
+        return
+    storage.mkdir(parents=True, exist_ok=True)
+    marker = storage / f".rayboost-storage-check-{uuid.uuid4().hex}"
+    marker.write_text("")
+    try:
+        probe = ray.remote(_sees).options(num_cpus=0)
+        refs = {
+            n["NodeID"]: probe.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+            ).remote(str(marker))
+            for n in nodes
+        }
+        blind = [node for node, ref in refs.items() if not ray.get(ref, timeout=60)]
+    finally:
+        marker.unlink(missing_ok=True)
+    if blind:
+        raise ResourceError(
+            f"storage {storage} is not shared: {len(blind)} of {len(nodes)} nodes cannot see it; "
+            "set storage to a folder every node mounts (NFS, EFS, Filestore)"
+        )
 
 
 @dataclass

@@ -34,16 +34,13 @@ def _fit(kind: str, data: TrialData, params: dict[str, Any], seed: int, n_thread
     return FittedMember(kind, model, model.predict_output(data.X_val), time.time() - start, node_id)
 
 
-def start_members(cfg: Config, data_ref: ray.ObjectRef) -> list[ray.ObjectRef]:
-    """Submit one Ray task per enabled member family; they run while the net trials run."""
+def start_members(cfg: Config, data_ref: ray.ObjectRef, kinds: list[str]) -> list[ray.ObjectRef]:
+    """Submit one Ray task per member family in ``kinds`` ("xgboost", "linear"); they run while
+    the net trials run. Ray retries a task whose node died."""
     cpus = cfg.resources.cpus_per_trial
     fit = ray.remote(_fit).options(num_cpus=cpus, max_retries=2)
-    refs = []
-    if cfg.ensemble.enabled and cfg.ensemble.xgboost:
-        refs.append(fit.remote("xgboost", data_ref, cfg.ensemble.xgboost_params, cfg.seed, max(1, int(cpus))))
-    if cfg.ensemble.enabled and cfg.ensemble.linear:
-        refs.append(fit.remote("linear", data_ref, {}, cfg.seed, max(1, int(cpus))))
-    return refs
+    params = {"xgboost": cfg.ensemble.xgboost_params, "linear": {}}
+    return [fit.remote(kind, data_ref, params[kind], cfg.seed, max(1, int(cpus))) for kind in kinds]
 
 
 def collect_members(refs: list[ray.ObjectRef]) -> list[FittedMember]:

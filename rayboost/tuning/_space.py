@@ -46,6 +46,7 @@ class SearchPlan:
     search_alg: Searcher | BasicVariantGenerator
     num_samples: int
     n_trials: int  # trials this plan will run
+    task: str
 
 
 def plan_search(search: SearchConfig, family: str, task: str, seed: int) -> SearchPlan:
@@ -58,7 +59,7 @@ def plan_search(search: SearchConfig, family: str, task: str, seed: int) -> Sear
         else:
             n_initial = search.n_initial_points or max(2, search.num_samples // 4)
             alg = HyperOptSearch(n_initial_points=n_initial, random_state_seed=seed)
-        return SearchPlan(param_space, alg, search.num_samples, search.num_samples)
+        return SearchPlan(param_space, alg, search.num_samples, search.num_samples, task)
 
     # grid and manual: unlisted hyperparameters take their defaults, unless search.space sets them
     base = default_params(family, task, search.max_epochs)
@@ -72,11 +73,11 @@ def plan_search(search: SearchConfig, family: str, task: str, seed: int) -> Sear
             checked = [validate_params(family, task, search.max_epochs, {name: v}, "search.grid.")[name] for v in values]
             base[name] = tune.grid_search(checked)
             n_trials *= len(checked)
-        return SearchPlan(base, BasicVariantGenerator(random_state=seed), 1, n_trials)
+        return SearchPlan(base, BasicVariantGenerator(random_state=seed), 1, n_trials, task)
 
     points = [
         validate_params(family, task, search.max_epochs, point, f"search.manual[{i}].")
         for i, point in enumerate(search.manual)
     ]
     alg = BasicVariantGenerator(points_to_evaluate=points, random_state=seed)
-    return SearchPlan(base, alg, len(points), len(points))
+    return SearchPlan(base, alg, len(points), len(points), task)

@@ -1,26 +1,52 @@
-"""The Tune trial: build a net, train it epoch by epoch, report and checkpoint between epochs."""
+"""The Tune trial: build a net, train it epoch by epoch, checkpoint and report between epochs.
+
+A trial keeps its own checkpoint and epoch records in the experiment folder (shared storage on a
+multi-node cluster): after an epoch it first appends the epoch's record, then replaces its
+checkpoint, then reports to Tune. A trial that Tune restarts — after its node died, or when a
+stopped experiment is resumed — continues from that checkpoint, so no finished epoch is lost
+and an epoch repeats at most once (readers keep the last record per trial and epoch).
+"""
 
 from __future__ import annotations
 
+import os
 import tempfile
+import time
 import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import ray
 import torch
 from ray import tune
 
+from rayboost._io import append_jsonl
+from rayboost._layout import ExperimentPaths
 from rayboost.data import TrialData
 from rayboost.models import NetTrainer
 
-__all__ = ["CHECKPOINT_FILE", "train_trial"]
-
-CHECKPOINT_FILE = "trainer.pt"
+__all__ = ["train_trial"]
 
 
 def trial_seed(seed: int, trial_id: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(trial_id.encode())) % 2**31
+
+
+def _save_atomic(obj: Any, path: Path, saver: Any = torch.save) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        saver(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _save_npy(array: np.ndarray, path: str) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, array)
 
 
 def train_trial(
@@ -30,31 +56,46 @@ def train_trial(
     seed: int,
     max_epochs: int,
     cpus: float,
+    root: str,
 ) -> None:
     """Run one trial. ``data`` holds train and validation rows only: trials never see test rows.
 
-    ``data`` may be an object-store reference, so that the members' Ray tasks share one copy.
+    ``data`` may be an object-store reference, so that the members' Ray tasks share one copy;
+    ``root`` is the experiment folder.
     """
     if isinstance(data, ray.ObjectRef):
         data = ray.get(data)
     torch.set_num_threads(max(1, int(cpus)))
-    context = tune.get_context()
-    trial_id = context.get_trial_id()
+    trial_id = tune.get_context().get_trial_id()
+    paths = ExperimentPaths(Path(root))
+    paths.trial_dir(trial_id).mkdir(parents=True, exist_ok=True)
     use_cuda = torch.cuda.is_available() and bool(ray.get_gpu_ids())
     trainer = NetTrainer(family, config, data, seed=trial_seed(seed, trial_id), device="cuda" if use_cuda else "cpu")
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:  # restored after a failure or a resumed experiment
-        with checkpoint.as_directory() as folder:
-            trainer.load_state_dict(torch.load(Path(folder) / CHECKPOINT_FILE, weights_only=True))
+    state_file = paths.trial_state(trial_id)
+    if state_file.exists():  # restarted after a failure, or a resumed experiment
+        state = torch.load(state_file, weights_only=True)
+        if state.get("params") == dict(config):
+            trainer.load_state_dict(state)
+        else:  # left by another trial of this id with other hyperparameters: start afresh
+            for stale in paths.trial_dir(trial_id).iterdir():
+                stale.unlink()
     node_id = ray.get_runtime_context().get_node_id()
     epochs = min(int(config["epochs"]), max_epochs)
     while trainer.epoch < epochs:
         record = trainer.run_epoch()
-        record.update(n_params=trainer.n_params, madds=trainer.madds, node_id=node_id)
         finished = record["patience_stop"] or record["diverged"] or trainer.epoch >= epochs
-        record["final"] = finished  # the trial ends itself; anything else stopped it early
-        with tempfile.TemporaryDirectory() as folder:
-            torch.save(trainer.state_dict(), Path(folder) / CHECKPOINT_FILE)
-            tune.report(record, checkpoint=tune.Checkpoint.from_directory(folder))
+        record.update(
+            trial_id=trial_id, time=time.time(), n_params=trainer.n_params, madds=trainer.madds, node_id=node_id,
+            final=finished,  # the trial ends itself; anything else stopped it early
+        )  # fmt: skip
+        if record["best_epoch"] == trainer.epoch:  # keep the best epoch's weights and predictions
+            _save_atomic(trainer.best["state"], paths.trial_model(trial_id))
+            _save_atomic(trainer.best["val_pred"], paths.trial_val_pred(trial_id), _save_npy)
+        append_jsonl(paths.trial_epochs(trial_id), record)
+        if finished:
+            state_file.unlink(missing_ok=True)
+        else:
+            _save_atomic({**trainer.state_dict(), "params": dict(config)}, state_file)
+        tune.report(record)
         if finished:
             return

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import ray
-import torch
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
@@ -18,28 +16,17 @@ from rayboost._layout import ExperimentPaths
 from rayboost.config import Config
 from rayboost.data import TrialData
 from rayboost.tuning._callbacks import ProgressCallback, RecordCallback
-from rayboost.tuning._space import SearchPlan
-from rayboost.tuning._trainable import CHECKPOINT_FILE, train_trial
+from rayboost.tuning._space import SearchPlan, plan_search
+from rayboost.tuning._trainable import train_trial
 
 __all__ = ["TuneOutcome", "share", "tune_nets"]
 
 @dataclass
 class TuneOutcome:
     n_trials: int
-    trial_ids: list[str]
+    trial_ids: list[str]  # trials with a best-epoch model
     errors: int
-
-
-def _export_best(checkpoint_dir: Path, paths: ExperimentPaths, trial_id: str) -> bool:
-    """Copy a trial's best-epoch weights and validation predictions out of its last checkpoint."""
-    state = torch.load(checkpoint_dir / CHECKPOINT_FILE, weights_only=True)
-    best = state["best"]
-    if best["state"] is None:
-        return False
-    paths.trial_dir(trial_id).mkdir(parents=True, exist_ok=True)
-    torch.save(best["state"], paths.trial_model(trial_id))
-    np.save(paths.trial_val_pred(trial_id), best["val_pred"].numpy())
-    return True
+    all_ids: list[str]  # every trial Tune ran (across restored and new rounds)
 
 
 def _quiet_tune() -> None:
@@ -71,31 +58,71 @@ def tune_nets(
 
     Ray must already be connected and the resource request checked (:func:`check_resources`).
     """
-    concurrency = min(cfg.search.max_concurrent_trials or slots, plan.n_trials)
+    trainable = tune.with_resources(
+        tune.with_parameters(
+            train_trial,
+            data=data,
+            family=family,
+            seed=cfg.seed,
+            max_epochs=cfg.search.max_epochs,
+            cpus=cfg.resources.cpus_per_trial,
+            root=str(paths.root),
+        ),
+        {"cpu": cfg.resources.cpus_per_trial, "gpu": cfg.resources.gpus_per_trial},
+    )
+    _quiet_tune()
+    results: list[Any] = []
+    rounds = sorted(paths.tune_dir.glob("round-*"), key=lambda p: int(p.name.split("-")[1]))
+    restorable = [r for r in rounds if tune.Tuner.can_restore(str(r))]
+    for round_dir in restorable:  # finished trials are kept, unfinished ones continue
+        if verbose:
+            print(f"rayboost: restoring {round_dir.name} from its last saved state", flush=True)
+        restored = tune.Tuner.restore(str(round_dir), trainable, resume_unfinished=True, resume_errored=True)
+        results.extend(restored.fit())
+    remaining = plan.n_trials - len(results)
+    k = len(rounds) + 1
+    if not restorable:  # a fresh experiment (or one stopped before Tune saved any state)
+        results.extend(_new_round(cfg, plan, trainable, metric, mode, slots, paths, k, verbose))
+    elif remaining > 0 and cfg.search.algorithm in ("hyperopt", "random"):
+        # a resume raised the budget: a new round of trials, with a search of its own
+        search = dataclasses.replace(cfg.search, num_samples=remaining)
+        plan = plan_search(search, family, plan.task, cfg.seed + k - 1)
+        if verbose:
+            print(f"rayboost: {remaining} more trials (round {k})", flush=True)
+        results.extend(_new_round(cfg, plan, trainable, metric, mode, slots, paths, k, verbose))
+    for state in paths.root.glob("trials/*/state.pt"):
+        state.unlink()  # checkpoints of trials ASHA stopped: the search is over
+    errors = sum(1 for result in results if result.error is not None)
+    trial_ids = [r.metrics["trial_id"] for r in results if r.metrics and paths.trial_model(r.metrics["trial_id"]).exists()]
+    all_ids = [r.metrics["trial_id"] for r in results if r.metrics and "trial_id" in r.metrics]
+    return TuneOutcome(n_trials=len(results), trial_ids=trial_ids, errors=errors, all_ids=all_ids)
+
+
+def _new_round(
+    cfg: Config,
+    plan: SearchPlan,
+    trainable: Any,
+    metric: str,
+    mode: str,
+    slots: int,
+    paths: ExperimentPaths,
+    k: int,
+    verbose: bool,
+) -> Any:
     if cfg.search.scheduler == "asha":
-        scheduler = ASHAScheduler(
-            time_attr="training_iteration",
+        scheduler: Any = ASHAScheduler(
+            time_attr="epoch",  # a restarted trial continues its epochs; Tune's iteration count restarts
             max_t=cfg.search.max_epochs,
             grace_period=cfg.search.grace_period,
             reduction_factor=cfg.search.reduction_factor,
         )
     else:
         scheduler = FIFOScheduler()
-    trainable = tune.with_parameters(
-        train_trial,
-        data=data,
-        family=family,
-        seed=cfg.seed,
-        max_epochs=cfg.search.max_epochs,
-        cpus=cfg.resources.cpus_per_trial,
-    )
-    resources = {"cpu": cfg.resources.cpus_per_trial, "gpu": cfg.resources.gpus_per_trial}
     callbacks: list[tune.Callback] = [RecordCallback(paths)]
     if verbose:
         callbacks.append(ProgressCallback(f"val_{metric}", mode, plan.n_trials))
-    _quiet_tune()
     tuner = tune.Tuner(
-        tune.with_resources(trainable, resources),
+        trainable,
         param_space=plan.param_space,
         tune_config=tune.TuneConfig(
             metric=f"val_{metric}",
@@ -103,28 +130,16 @@ def tune_nets(
             search_alg=plan.search_alg,
             scheduler=scheduler,
             num_samples=plan.num_samples,
-            max_concurrent_trials=concurrency,
+            max_concurrent_trials=min(cfg.search.max_concurrent_trials or slots, plan.n_trials),
             time_budget_s=cfg.search.time_budget_s,
             reuse_actors=True,
         ),
         run_config=tune.RunConfig(
-            name=paths.tune_dir.name,
-            storage_path=str(paths.root),
+            name=f"round-{k}",
+            storage_path=str(paths.tune_dir),
             callbacks=callbacks,
             verbose=0,
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             failure_config=tune.FailureConfig(max_failures=2),
         ),
     )
-    results = tuner.fit()
-    trial_ids, errors = [], 0
-    for result in results:
-        if result.error is not None:
-            errors += 1
-        if result.checkpoint is None:
-            continue  # failed before its first epoch
-        trial_id = result.metrics["trial_id"]
-        with result.checkpoint.as_directory() as folder:
-            if _export_best(Path(folder), paths, trial_id):
-                trial_ids.append(trial_id)
-    return TuneOutcome(n_trials=len(results), trial_ids=trial_ids, errors=errors)
+    return tuner.fit()

@@ -1,0 +1,110 @@
+"""ASHA vs FIFO on the same sampled configs: epochs spent and best validation accuracy lost.
+
+Random search with the same seed samples the same configs for both schedulers (checked: the
+sets of sampled hyperparameters are compared). Patience is set to max_epochs, so without ASHA
+every trial runs every epoch: the fraction is ASHA's saving over running everything. ASHA:
+grace_period 1, reduction_factor 3 (rayboost's defaults), rungs at 1, 3, 9, 27 epochs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks._common import goal, median, ray_session, rnd, run_rayboost, storage_dir
+
+
+def _configs(exp: Any) -> list[tuple[Any, ...]]:
+    trials = exp.trials()
+    cols = sorted(c for c in trials.columns if c.startswith("param_"))
+    return sorted(tuple(str(row[c]) for c in cols) for _, row in trials.iterrows())
+
+
+def _run_one(
+    storage: Any, name: str, seed: int, scheduler: str, n: int, epochs: int
+) -> dict[str, Any]:
+    exp, wall = run_rayboost(
+        storage,
+        name,
+        {
+            "seed": seed,
+            "data.dataset": "digits",
+            "search.algorithm": "random",
+            "search.scheduler": scheduler,
+            "search.num_samples": n,
+            "search.max_epochs": epochs,
+            "search.space": {"patience": epochs},  # no early stopping of its own
+            "ensemble.enabled": False,
+        },
+    )
+    trials = exp.trials()
+    return {
+        "wall_s": wall,
+        "epochs": int(trials["epochs"].sum()),
+        "best_val_accuracy": float(trials["best_val_accuracy"].max()),
+        "trials_at_max_epochs": int((trials["epochs"] >= epochs).sum()),
+        "configs": _configs(exp),
+    }
+
+
+def sha_fraction(n: int, max_t: int, grace: int = 1, rf: int = 3) -> float:
+    """Epochs synchronous successive halving would spend (top 1/rf promoted at each rung) over
+    n × max_t: the reference point that asynchronous ASHA approaches with many trials."""
+    rungs, r = [], grace
+    while r < max_t:
+        rungs.append(r)
+        r *= rf
+    rungs.append(max_t)
+    epochs, prev = 0.0, 0
+    for i, rung in enumerate(rungs):
+        epochs += n / rf**i * (rung - prev)
+        prev = rung
+    return epochs / (n * max_t)
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    n, epochs = (4, 3) if quick else (24, 27)
+    seeds = (0,) if quick else (0, 1, 2)
+    per_seed = []
+    with storage_dir() as storage, ray_session(num_cpus=2):
+        for i, seed in enumerate(seeds):
+            order = ("fifo", "asha") if i % 2 == 0 else ("asha", "fifo")
+            res = {s: _run_one(storage, f"{s}-{seed}", seed, s, n, epochs) for s in order}
+            fifo, asha = res["fifo"], res["asha"]
+            per_seed.append(
+                {
+                    "seed": seed,
+                    "same_configs": fifo.pop("configs") == asha.pop("configs"),
+                    "epoch_fraction": asha["epochs"] / fifo["epochs"],
+                    "acc_loss_pts": 100 * (fifo["best_val_accuracy"] - asha["best_val_accuracy"]),
+                    "fifo": {k: rnd(v, 4) for k, v in fifo.items()},
+                    "asha": {k: rnd(v, 4) for k, v in asha.items()},
+                    "wall_ratio": asha["wall_s"] / fifo["wall_s"],
+                }
+            )
+    fraction = median([s["epoch_fraction"] for s in per_seed])
+    loss = median([s["acc_loss_pts"] for s in per_seed])
+    return {
+        "metrics": {"asha_epoch_fraction": rnd(fraction), "asha_acc_loss_pts": rnd(loss, 2)},
+        "goals": {
+            "asha_epoch_fraction": goal(fraction, "<=", 0.25),
+            "asha_acc_loss_pts": goal(loss, "<=", 0.5),
+        },
+        "details": {
+            "setup": {
+                "dataset": "digits",
+                "search": "random (same seed: same configs)",
+                "num_samples": n,
+                "max_epochs": epochs,
+                "patience": epochs,
+                "grace_period": 1,
+                "reduction_factor": 3,
+                "seeds": list(seeds),
+            },
+            "asha_wall_fraction": rnd(median([s["wall_ratio"] for s in per_seed])),
+            "synchronous_sha_fraction": rnd(sha_fraction(n, epochs), 4),
+            "per_seed": [
+                {k: rnd(v, 4) if isinstance(v, float) else v for k, v in s.items()}
+                for s in per_seed
+            ],
+        },
+    }
