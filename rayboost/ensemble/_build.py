@@ -102,5 +102,7 @@ def fit_ensemble(
         f"best_member_test_{metric}": rows[best][f"test_{metric}"],
         "ensemble_minus_best": ci["diff"],
         "ensemble_minus_best_ci": [ci["ci_low"], ci["ci_high"]],
+        # what each non-net member learned: XGBoost's rounds and best iteration, the linear C/alpha
+        "members_info": {m.name: getattr(m.model, "summary_", None) for m in members if m.kind != "net"},
     }
     return EnsembleFit(method, w, rows, summary)

@@ -52,4 +52,10 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{ens['best_member']} {ens[f'best_member_test_{m}']:.4f}; difference {ens['ensemble_minus_best']:+.4f} "
             f"(95% bootstrap CI {low:+.4f} .. {high:+.4f})"
         )
+        xgb = (ens.get("members_info") or {}).get("xgboost")
+        if xgb:
+            line += (
+                f"\nxgboost (hist): best iteration {xgb.get('best_iteration')} of {xgb.get('n_rounds')} rounds"
+                f"{' (early stopped on validation)' if xgb.get('early_stopped') else ''}"
+            )
     return line

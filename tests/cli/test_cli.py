@@ -120,3 +120,15 @@ def test_job_entrypoint_and_demo_config_smoke(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "best trial" in out.stdout
     assert json.loads((tmp_path / "smoke" / "experiment.json").read_text())["status"] == "completed"
+
+
+def test_stage_entrypoints_tune_then_ensemble(tmp_path):
+    """`jobs/tune.py` then `jobs/ensemble.py` on one experiment: the second resumes the first."""
+    repo = Path(__file__).resolve().parents[2]
+    common = ["--set", "data.dataset=breast_cancer", "--set", "search.num_samples=2", "--set", "search.max_epochs=2",
+              "--set", f"storage={tmp_path}", "--set", "name=staged", "--set", "ray.num_cpus=2", "--quiet"]  # fmt: skip
+    for script, stages in (("jobs/tune.py", {"tune": True, "ensemble": False}), ("jobs/ensemble.py", {"tune": True, "ensemble": True})):
+        out = subprocess.run([sys.executable, script, *common], capture_output=True, text=True, env=ENV, cwd=repo, timeout=600)
+        assert out.returncode == 0, (script, out.stderr[-3000:])
+        assert json.loads((tmp_path / "staged" / "experiment.json").read_text())["stages"] == stages
+    assert (tmp_path / "staged" / "ensemble" / "ensemble.json").exists()
