@@ -6,7 +6,7 @@ import logging
 import math
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray
@@ -74,8 +74,27 @@ def check_shared_storage(storage: Path) -> None:
 
 @dataclass
 class ClusterShape:
-    node_cpus: list[float]
+    node_cpus: list[float]  # nodes alive now
     node_gpus: list[float]
+    # node types an autoscaler may still start: (cpus, gpus, max nodes; -1 = unbounded)
+    scalable: list[tuple[float, float, int]] = field(default_factory=list)
+
+
+def _autoscaler_node_types() -> list[tuple[float, float, int]]:
+    """Node types from the autoscaler's config (cloud launcher, KubeRay); none on fixed clusters."""
+    try:
+        from ray._private.state import state
+
+        config = state.get_cluster_config()
+    except Exception:  # noqa: BLE001 - a private API: no autoscaler information is not an error
+        return []
+    if config is None:
+        return []
+    return [
+        (float(g.resources.get("CPU", 0)), float(g.resources.get("GPU", 0)), int(g.max_count))
+        for g in config.node_group_configs
+        if g.max_count != 0
+    ]
 
 
 def cluster_shape() -> ClusterShape:
@@ -83,19 +102,22 @@ def cluster_shape() -> ClusterShape:
     return ClusterShape(
         [float(n["Resources"].get("CPU", 0)) for n in nodes],
         [float(n["Resources"].get("GPU", 0)) for n in nodes],
+        _autoscaler_node_types(),
     )
 
 
 def check_resources(res: ResourcesConfig, shape: ClusterShape) -> int:
     """Refuse requests no node can satisfy (Ray would wait forever); return the trial slots."""
-    max_cpus = max(shape.node_cpus, default=0.0)
+    all_cpus = shape.node_cpus + [c for c, _, _ in shape.scalable]
+    all_gpus = shape.node_gpus + [g for _, g, _ in shape.scalable]
+    max_cpus = max(all_cpus, default=0.0)
     if res.cpus_per_trial > max_cpus:
         raise ResourceError(
             f"resources.cpus_per_trial={res.cpus_per_trial:g} but the largest node has {max_cpus:g} CPUs; "
             f"set resources.cpus_per_trial to {max_cpus:g} or less"
         )
     if res.gpus_per_trial > 0:
-        max_gpus = max(shape.node_gpus, default=0.0)
+        max_gpus = max(all_gpus, default=0.0)
         if max_gpus == 0:
             raise ResourceError(
                 f"resources.gpus_per_trial={res.gpus_per_trial:g} but no node has a GPU; "
@@ -106,10 +128,10 @@ def check_resources(res: ResourcesConfig, shape: ClusterShape) -> int:
                 f"resources.gpus_per_trial={res.gpus_per_trial:g} but the largest node has {max_gpus:g} GPUs; "
                 f"use {max_gpus:g} or less (fractions such as 0.25 pack several trials per GPU)"
             )
-    slots = 0
-    for cpus, gpus in zip(shape.node_cpus, shape.node_gpus, strict=False):
-        fit = math.floor(cpus / res.cpus_per_trial + 1e-9)
-        if res.gpus_per_trial > 0:
-            fit = min(fit, math.floor(gpus / res.gpus_per_trial + 1e-9))
-        slots += fit
+    def fit(cpus: float, gpus: float) -> int:
+        n = math.floor(cpus / res.cpus_per_trial + 1e-9)
+        return min(n, math.floor(gpus / res.gpus_per_trial + 1e-9)) if res.gpus_per_trial > 0 else n
+
+    slots = sum(fit(c, g) for c, g in zip(shape.node_cpus, shape.node_gpus, strict=True))
+    slots += sum(fit(c, g) * (64 if count < 0 else count) for c, g, count in shape.scalable)
     return max(1, slots)

@@ -149,3 +149,18 @@ def test_unsatisfiable_resources_are_refused_before_anything_is_written(tmp_path
     with pytest.raises(rayboost.ResourceError, match="no node has a GPU"):
         _run(tmp_path, "data.dataset=digits", "resources.gpus_per_trial=0.5")
     assert not (tmp_path / "exp").exists()
+
+
+def test_resource_check_counts_nodes_an_autoscaler_may_start():
+    from rayboost.config import ResourcesConfig
+    from rayboost.tuning import ClusterShape, check_resources
+
+    head_only = ClusterShape([4.0], [0.0])
+    with pytest.raises(rayboost.ResourceError, match="no node has a GPU"):
+        check_resources(ResourcesConfig(cpus_per_trial=1, gpus_per_trial=0.5), head_only)
+    autoscaling = ClusterShape([4.0], [0.0], scalable=[(8.0, 1.0, 4)])
+    # 0.5 GPU per trial: each GPU worker holds 2 trials, up to 4 workers
+    assert check_resources(ResourcesConfig(cpus_per_trial=1, gpus_per_trial=0.5), autoscaling) == 8
+    assert check_resources(ResourcesConfig(cpus_per_trial=2), autoscaling) == 2 + 4 * 4
+    with pytest.raises(rayboost.ResourceError, match="largest node has 8 CPUs"):
+        check_resources(ResourcesConfig(cpus_per_trial=16), autoscaling)
