@@ -85,6 +85,7 @@ def train_trial(
         record = trainer.run_epoch()
         finished = record["patience_stop"] or record["diverged"] or trainer.epoch >= epochs
         record.update(
+            objective=trainer.best["metric"],  # best validation metric so far: what ASHA and the searcher see
             trial_id=trial_id, time=time.time(), n_params=trainer.n_params, madds=trainer.madds, node_id=node_id,
             final=finished,  # the trial ends itself; anything else stopped it early
         )  # fmt: skip

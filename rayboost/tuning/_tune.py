@@ -120,12 +120,14 @@ def _new_round(
         scheduler = FIFOScheduler()
     callbacks: list[tune.Callback] = [RecordCallback(paths)]
     if verbose:
-        callbacks.append(ProgressCallback(f"val_{metric}", mode, plan.n_trials))
+        callbacks.append(ProgressCallback(f"val_{metric}", mode, plan.n_trials))  # shows the epoch's value
     tuner = tune.Tuner(
         trainable,
         param_space=plan.param_space,
         tune_config=tune.TuneConfig(
-            metric=f"val_{metric}",
+            # ASHA and the searcher see each trial's best validation metric so far ("objective"):
+            # the score selection uses, so TPE learns from a trial's best epoch, not its last.
+            metric="objective",
             mode=mode,
             search_alg=plan.search_alg,
             scheduler=scheduler,

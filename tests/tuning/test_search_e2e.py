@@ -80,7 +80,7 @@ def test_manual_points_run_as_given_and_fifo_runs_all_epochs(tmp_path):
 
 def test_asha_stops_hopeless_trials(tmp_path):
     # One trial that learns, then three that cannot (lr 1e-7): ASHA must cut those at a rung.
-    points = "[{lr: 0.01}, {lr: 1.0e-7}, {lr: 1.0e-7, bn: none}, {lr: 1.0e-7, filters: 8}]"
+    points = "[{lr: 0.01, conv: standard}, {lr: 1.0e-7}, {lr: 1.0e-7, bn: none}, {lr: 1.0e-7, filters: 8}]"
     exp = _run(
         tmp_path,
         "data.dataset=digits",
