@@ -296,6 +296,30 @@ def checkpoint_cost(epochs: int, repeats: int = 20) -> dict[str, Any]:
         torch.set_num_threads(threads)
 
 
+IMPORTS = {
+    # what a Tune trial process imports to run rayboost's trainable (Ray unpickles it by module)
+    "trial_module": "import rayboost.tuning._trainable",
+    # the floor: torch and Ray Tune's report API (everything else a trial imports is rayboost's)
+    "torch_and_ray_tune": "import torch, ray.tune",
+    "torch_only": "import torch",
+}
+
+
+def import_cost(repeats: int) -> dict[str, float | None]:
+    """Wall seconds of a fresh interpreter importing each set (median of ``repeats``): a new
+    trial actor pays this before its first epoch."""
+    import subprocess
+    import sys
+
+    times: dict[str, list[float]] = {name: [] for name in IMPORTS}
+    for _ in range(repeats):
+        for name, code in IMPORTS.items():
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+            times[name].append(time.perf_counter() - t0)
+    return {f"{name}_s": rnd(median(v), 3) for name, v in times.items()}
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     points = configs(quick)
     epochs = 2 if quick else 15
@@ -323,6 +347,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         finally:
             pool.shutdown()
     ckpt = checkpoint_cost(epochs)
+    imports = import_cost(1 if quick else 3)
 
     def med(rows: list[dict[str, Any]], key: str) -> float | None:
         return median([r.get(key) for r in rows])
@@ -385,6 +410,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                 "ray_system_idle": rnd(med(plain, "cpu_ray_system_s"), 2),
             },
             "checkpoint_save": ckpt,
+            "fresh_process_import_s": imports,
             "rayboost_runs": [{k2: rnd(v, 4) for k2, v in r.items()} for r in rb],
             "plain_runs": [{k2: rnd(v, 4) for k2, v in r.items()} for r in plain],
         },

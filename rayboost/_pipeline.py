@@ -139,14 +139,8 @@ def resume(name: str, storage: str | Path | None = None, overrides: list[str] | 
     experiment = load(name, storage)
     raw = yaml.safe_load(experiment.paths.config.read_text())
     raw["storage"] = str(experiment.paths.root.parent)
-    cfg = load_config(None, {**_flat(raw), **_overrides_dict(overrides)})
+    cfg = load_config(None, overrides, base=raw)
     return run(cfg, verbose=verbose, resume=True)
-
-
-def _overrides_dict(overrides: list[str] | None) -> dict[str, Any]:
-    from rayboost.config import parse_overrides
-
-    return parse_overrides(overrides)
 
 
 def _write_meta(paths: ExperimentPaths, meta: dict[str, Any], **changes: Any) -> dict[str, Any]:
