@@ -55,7 +55,7 @@ def check_shared_storage(storage: Path) -> None:
     marker = storage / f".rayboost-storage-check-{uuid.uuid4().hex}"
     marker.write_text("")
     try:
-        probe = ray.remote(_sees).options(num_cpus=0)
+        probe = ray.remote(num_cpus=0)(_sees)
         refs = {
             n["NodeID"]: probe.options(
                 scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
