@@ -9,6 +9,7 @@ and an epoch repeats at most once (readers keep the last record per trial and ep
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -74,6 +75,10 @@ def train_trial(
     state_file = paths.trial_state(trial_id)
     if state_file.exists():  # restarted after a failure, or a resumed experiment
         state = torch.load(state_file, weights_only=True)
+        if state.get("params") == dict(config) and state.get("finished"):
+            # it had finished after Tune last saved its state: report its end again, train nothing
+            tune.report(json.loads(state["record"]))
+            return
         if state.get("params") == dict(config):
             trainer.load_state_dict(state)
         else:  # left by another trial of this id with other hyperparameters: start afresh
@@ -93,8 +98,9 @@ def train_trial(
             _save_atomic(trainer.best["state"], paths.trial_model(trial_id))
             _save_atomic(trainer.best["val_pred"], paths.trial_val_pred(trial_id), _save_npy)
         append_jsonl(paths.trial_epochs(trial_id), record)
-        if finished:
-            state_file.unlink(missing_ok=True)
+        if finished:  # a marker, so a restore that thinks it still runs does not train it again
+            marker = {"params": dict(config), "finished": True, "record": json.dumps(record, default=str)}
+            _save_atomic(marker, state_file)
         else:
             _save_atomic({**trainer.state_dict(), "params": dict(config)}, state_file)
         tune.report(record)

@@ -338,12 +338,6 @@ class FinishedTrialRerun(AssertionError):
     """The known bug the next test shows (and only that: any other failure is a failure)."""
 
 
-@pytest.mark.xfail(
-    raises=FinishedTrialRerun,
-    strict=True,
-    reason="rayboost bug: a trial that finished after Tune's last experiment-state save is "
-    "retrained from scratch when the experiment is restored (its state.pt was deleted)",
-)
 def test_trial_finished_before_stop_is_not_rerun(cluster, storage, jobs):
     """Tune saves its experiment state when a search starts and then every >= 10 s, not when a
     trial finishes, so a restore finds a trial that finished since then still RUNNING and starts
