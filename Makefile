@@ -23,6 +23,9 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
+bench: $(VENV)/.installed
+	$(PY) -m benchmarks
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check rayboost jobs tests benchmarks
 
