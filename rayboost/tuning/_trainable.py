@@ -50,6 +50,14 @@ def _save_npy(array: np.ndarray, path: str) -> None:
         np.save(handle, array)
 
 
+WORST = {"classification": 0.0, "regression": 1e30}  # no finite score yet (a diverged first epoch)
+
+
+def _objective(trainer: NetTrainer) -> float:
+    best = trainer.best["metric"]
+    return float(best) if best is not None else WORST[trainer.task]
+
+
 def train_trial(
     config: dict[str, Any],
     data: TrialData | ray.ObjectRef,
@@ -90,7 +98,7 @@ def train_trial(
         record = trainer.run_epoch()
         finished = record["patience_stop"] or record["diverged"] or trainer.epoch >= epochs
         record.update(
-            objective=trainer.best["metric"],  # best validation metric so far: what ASHA and the searcher see
+            objective=_objective(trainer),  # best validation metric so far: what ASHA and the searcher see
             trial_id=trial_id, time=time.time(), n_params=trainer.n_params, madds=trainer.madds, node_id=node_id,
             final=finished,  # the trial ends itself; anything else stopped it early
         )  # fmt: skip

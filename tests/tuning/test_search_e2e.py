@@ -167,3 +167,14 @@ def test_resource_check_counts_nodes_an_autoscaler_may_start():
     assert check_resources(ResourcesConfig(cpus_per_trial=2), autoscaling) == 2 + 4 * 4
     with pytest.raises(rayboost.ResourceError, match="largest node has 8 CPUs"):
         check_resources(ResourcesConfig(cpus_per_trial=16), autoscaling)
+
+
+def test_objective_is_a_number_before_any_finite_score():
+    """A first epoch that diverged leaves no best score: ASHA and TPE still get a (worst) number."""
+    from types import SimpleNamespace
+
+    from rayboost.tuning._trainable import _objective
+
+    assert _objective(SimpleNamespace(best={"metric": None}, task="regression")) == 1e30
+    assert _objective(SimpleNamespace(best={"metric": None}, task="classification")) == 0.0
+    assert _objective(SimpleNamespace(best={"metric": 0.93}, task="classification")) == 0.93
