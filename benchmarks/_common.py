@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import multiprocessing
 import os
@@ -214,23 +213,17 @@ def train_many(jobs: dict[Any, tuple[Any, ...]], workers: int = 2) -> dict[Any, 
 # -- Ray and rayboost runs -----------------------------------------------------------------------
 @contextlib.contextmanager
 def ray_session(num_cpus: int = 2) -> Iterator[bool]:
-    """An embedded local Ray, started once (unless one is already up) and shut down after."""
-    import ray
+    """An embedded local Ray started the way ``rayboost run`` starts one (its workers preload
+    the trial modules), unless one is already up; shut down after."""
+    from rayboost.config import RayConfig
+    from rayboost.tuning import connect, disconnect
 
-    started = False
-    if not ray.is_initialized():
-        ray.init(
-            num_cpus=num_cpus,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            log_to_driver=False,
-        )
-        started = True
+    started = connect(RayConfig(num_cpus=num_cpus))
     try:
         yield started
     finally:
         if started:
-            ray.shutdown()
+            disconnect()
 
 
 @contextlib.contextmanager

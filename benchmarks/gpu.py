@@ -9,11 +9,12 @@ scarce) and writes ``benchmarks/results/gpu.json``:
 
 1. Packing: ``rayboost.run`` with 8 manual digits-CNN points, fifo, fixed epochs, on one local
    Ray node with one GPU, ``resources.gpus_per_trial`` = 1, 0.5, 0.25, 0.125 (1, 2, 4, 8 trials
-   at once on the GPU; 1 CPU each). Throughput = train rows × epochs of all trials / tune wall
-   time; also the in-trial rows/s from ``epoch_time_s``.
-2. Mixed precision: rayboost has no AMP switch, so this measures it with NetTrainer's model,
-   optimizer and data and a loop like ``NetTrainer.train_epoch`` under ``torch.autocast``
-   (float16 + GradScaler, and bfloat16), against float32, interleaved and repeated.
+   at once on the GPU; 1 CPU each), with the ``precision`` hyperparameter fp32 and bf16 (mixed
+   precision off/on). Throughput = train rows × epochs of all trials / run wall time; also the
+   in-trial rows/s from ``epoch_time_s``.
+2. Mixed precision in one trainer: ``NetTrainer.run_epoch`` (train + evaluation) with
+   ``precision`` = fp32, bf16 and fp16 (loss scaling), interleaved and repeated, for the default
+   CNN and a wide one with batch 256.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from benchmarks._common import (  # noqa: E402
 
 SKIPPED = {"skipped": "no GPU on this machine"}
 PACKING = (1.0, 0.5, 0.25, 0.125)
+PRECISIONS = ("fp32", "bf16")
 POINTS = [
     {"filters": f, "blocks": b, "conv": c}
     for f in (16, 32)
@@ -53,7 +55,7 @@ POINTS = [
 
 
 def packing(
-    epochs: int, fractions: tuple[float, ...], points: list[dict[str, Any]]
+    epochs: int, fractions: tuple[float, ...], points: list[dict[str, Any]], precisions: tuple[str, ...]
 ) -> list[dict[str, Any]]:
     import ray
 
@@ -72,112 +74,89 @@ def packing(
                     "search.manual": points[:2], "resources.gpus_per_trial": 1.0, "ensemble.enabled": False,
                     "data.dataset": "digits"}  # fmt: skip
             run_rayboost(storage, "warmup", warm)  # untimed: CUDA context and imports in workers
-            for g in fractions:
-                exp, wall = run_rayboost(
-                    storage,
-                    f"pack-{g:g}",
-                    {
-                        "data.dataset": "digits",
-                        "search.algorithm": "manual",
-                        "search.scheduler": "fifo",
-                        "search.max_epochs": epochs,
-                        "search.manual": [
-                            {**p, "epochs": epochs, "patience": 10_000} for p in points
-                        ],
-                        "resources.cpus_per_trial": 1,
-                        "resources.gpus_per_trial": g,
-                        "ensemble.enabled": False,
-                    },
-                )
-                frame = exp.epochs()
-                n_train = int(exp.summary()["split_sizes"]["train"])
-                rows.append(
-                    {
-                        "gpus_per_trial": g,
-                        "trials_per_gpu": int(round(1 / g)),
-                        "wall_s": rnd(wall, 2),
-                        "epochs": int(len(frame)),
-                        "rows_per_s": rnd(n_train * len(frame) / wall, 1),
-                        "in_trial_rows_per_s": rnd(
-                            n_train * len(frame) / float(frame["epoch_time_s"].sum()), 1
-                        ),
-                    }
-                )
+            for precision in precisions:
+                for g in fractions:
+                    exp, wall = run_rayboost(
+                        storage,
+                        f"pack-{precision}-{g:g}",
+                        {
+                            "data.dataset": "digits",
+                            "search.algorithm": "manual",
+                            "search.scheduler": "fifo",
+                            "search.max_epochs": epochs,
+                            "search.manual": [
+                                {**p, "epochs": epochs, "patience": 10_000, "precision": precision}
+                                for p in points
+                            ],
+                            "resources.cpus_per_trial": 1,
+                            "resources.gpus_per_trial": g,
+                            "ensemble.enabled": False,
+                        },
+                    )
+                    frame = exp.epochs()
+                    n_train = int(exp.summary()["split_sizes"]["train"])
+                    rows.append(
+                        {
+                            "precision": precision,
+                            "gpus_per_trial": g,
+                            "trials_per_gpu": int(round(1 / g)),
+                            "wall_s": rnd(wall, 2),
+                            "epochs": int(len(frame)),
+                            "rows_per_s": rnd(n_train * len(frame) / wall, 1),
+                            "in_trial_rows_per_s": rnd(
+                                n_train * len(frame) / float(frame["epoch_time_s"].sum()), 1
+                            ),
+                            "best_val_accuracy": rnd(float(frame["val_accuracy"].max()), 4),
+                        }
+                    )
     finally:
         ray.shutdown()
-    base = rows[0]["rows_per_s"]
-    for row in rows:
-        row["speedup_vs_1"] = rnd(row["rows_per_s"] / base, 3)
+    for precision in precisions:
+        mine = [r for r in rows if r["precision"] == precision]
+        base = mine[0]["rows_per_s"]
+        for row in mine:
+            row["speedup_vs_1"] = rnd(row["rows_per_s"] / base, 3)
     return rows
 
 
-def _amp_epoch(trainer: Any, device: str, dtype: Any, scaler: Any) -> float:
-    """One train epoch like NetTrainer.train_epoch, under autocast when ``dtype`` is given."""
-    import torch
-    import torch.nn.functional as F
-
-    model, opt = trainer.model, trainer.optimizer
-    X, y = trainer.X_train, trainer.y_train
-    batch = int(trainer.params["batch_size"])
-    model.train()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    order = torch.randperm(len(X), device=X.device)
-    for i in range(0, len(X), batch):
-        idx = order[i : i + batch]
-        if len(idx) < 2:
-            continue
-        with torch.autocast(device_type=device, dtype=dtype, enabled=dtype is not None):
-            loss = F.cross_entropy(model(X[idx]), y[idx])
-        opt.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-        else:
-            loss.backward()
-            opt.step()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
-
-
 def mixed_precision(epochs: int, reps: int, device: str) -> dict[str, Any]:
-    import torch
-
-    from rayboost.models import NetTrainer, predict_output
+    """``NetTrainer.run_epoch`` per ``precision`` value (the product's switch), interleaved."""
+    from rayboost.models import NetTrainer
 
     data = trial_data("digits", 0)
     configs = {
         "default_cnn": {},
         "wide_cnn_batch256": {"filters": 64, "blocks": 3, "conv": "standard", "batch_size": 256},
     }
-    modes: dict[str, Any] = {"fp32": None, "bf16": torch.bfloat16}
-    if device == "cuda":
-        modes["fp16"] = torch.float16
+    modes = ["fp32", "bf16"] + (["fp16"] if device == "cuda" else [])
     out: dict[str, Any] = {}
     for cname, over in configs.items():
-        params = net_params("cnn", "classification", epochs, **over)
-        trainers = {m: NetTrainer("cnn", params, data, seed=0, device=device) for m in modes}
-        scalers = {
-            m: torch.amp.GradScaler(device) if dt is torch.float16 else None
-            for m, dt in modes.items()
+        trainers = {
+            m: NetTrainer(
+                "cnn",
+                net_params("cnn", "classification", epochs, **over, precision=m, patience=10_000),
+                data,
+                seed=0,
+                device=device,
+            )
+            for m in modes
         }
-        for m, dt in modes.items():  # warm-up (cuDNN autotune, allocator)
-            _amp_epoch(trainers[m], device, dt, scalers[m])
+        for m in modes:  # warm-up (cuDNN autotune, allocator)
+            trainers[m].run_epoch()
         times: dict[str, list[float]] = {m: [] for m in modes}
-        names = list(modes)
+        last: dict[str, dict[str, Any]] = {}
         for rep in range(max(reps, epochs - 1)):
-            for m in names if rep % 2 == 0 else names[::-1]:
-                times[m].append(_amp_epoch(trainers[m], device, modes[m], scalers[m]))
-        row: dict[str, Any] = {}
-        for m in modes:
-            pred = predict_output(trainers[m].model, data.X_val, "classification")
-            row[m] = {
+            for m in modes if rep % 2 == 0 else modes[::-1]:
+                last[m] = trainers[m].run_epoch()
+                times[m].append(last[m]["epoch_time_s"])
+        row: dict[str, Any] = {
+            m: {
                 "rows_per_s": rnd(len(data.X_train) / float(np.median(times[m])), 1),
-                "val_accuracy": rnd(float((pred.argmax(1) == data.y_val).mean()), 4),
+                "val_accuracy": rnd(last[m]["val_accuracy"], 4),
+                "epochs": trainers[m].epoch,
             }
+            for m in modes
+        }
         for m in modes:
             if m != "fp32":
                 row[f"{m}_speedup"] = rnd(row[m]["rows_per_s"] / row["fp32"]["rows_per_s"], 3)
@@ -189,20 +168,34 @@ def run(quick: bool = False, dry_run_cpu: bool = False) -> dict[str, Any]:
     import torch
 
     if not torch.cuda.is_available() and not dry_run_cpu:
-        return dict(SKIPPED)
+        out: dict[str, Any] = dict(SKIPPED)
+        recorded = Path(__file__).resolve().parent / "results" / "gpu.json"
+        if recorded.exists():  # the last run on a GPU machine (benchmarks/gpu_device.sh)
+            doc = json.loads(recorded.read_text())
+            out["recorded"] = {
+                "file": "benchmarks/results/gpu.json",
+                "device": doc["gpu"]["details"]["device"],
+                "measured_at": doc.get("measured_at"),
+                "metrics": doc["gpu"]["metrics"],
+            }
+        return out
     device = "cuda" if torch.cuda.is_available() else "cpu"
     small = quick or dry_run_cpu
     pack = packing(
         epochs=2 if small else 10,
         fractions=(1.0, 0.5) if small else PACKING,
         points=POINTS[:2] if small else POINTS,
+        precisions=PRECISIONS,
     )
     amp = mixed_precision(epochs=2 if small else 10, reps=2 if small else 8, device=device)
-    best = max(pack, key=lambda r: r["rows_per_s"])
+    fp32 = [r for r in pack if r["precision"] == "fp32"]
+    best = max(fp32, key=lambda r: r["rows_per_s"])
+    bf16_best = max((r for r in pack if r["precision"] == "bf16"), key=lambda r: r["rows_per_s"])
     return {
         "metrics": {
             "gpu_packing_best_trials_per_gpu": best["trials_per_gpu"],
             "gpu_packing_best_speedup": best["speedup_vs_1"],
+            "gpu_packing_bf16_vs_fp32_best": rnd(bf16_best["rows_per_s"] / best["rows_per_s"], 3),
             "amp_fp16_speedup": amp["default_cnn"].get("fp16_speedup"),
             "amp_bf16_speedup": amp["default_cnn"].get("bf16_speedup"),
         },
@@ -211,8 +204,7 @@ def run(quick: bool = False, dry_run_cpu: bool = False) -> dict[str, Any]:
             "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu (dry run)",
             "packing": pack,
             "mixed_precision": amp,
-            "note": "rayboost has no mixed-precision switch; AMP is measured with NetTrainer's model, "
-            "optimizer and data in a NetTrainer-like loop",
+            "note": "mixed precision is the net hyperparameter precision (fp32, bf16, fp16)",
         },
     }
 
@@ -231,10 +223,12 @@ def main(argv: list[str] | None = None) -> int:
         "--out", default=str(Path(__file__).resolve().parent / "results"), help="output folder"
     )
     args = parser.parse_args(argv)
+    logging.getLogger("ray.tune.search.variant_generator").setLevel(logging.ERROR)
     before = load_average()
     start = time.perf_counter()
     result = run(quick=args.quick, dry_run_cpu=args.dry_run_cpu)
     doc = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine_info(),
         "load_average": {"before": before, "after": load_average()},
         "duration_s": round(time.perf_counter() - start, 1),

@@ -10,7 +10,19 @@ from rayboost._errors import (
 
 __version__ = "0.1.0"
 
-from rayboost.results import Experiment, experiments, load  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+from rayboost._lazy import lazy_exports  # noqa: E402
+
+if TYPE_CHECKING:
+    from rayboost.results import Experiment, experiments, load
+
+# pandas and the results readers load on first use: a trial process never needs them
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {name: "rayboost.results" for name in ("Experiment", "experiments", "load")},
+    globals(),
+)
 
 
 def run(config=None, overrides=None, verbose=True, resume=False, stages=("tune", "ensemble")):  # type: ignore[no-untyped-def]

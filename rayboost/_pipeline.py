@@ -31,7 +31,14 @@ __all__ = ["STAGES", "resume", "reweight", "run"]
 
 STAGES = ("tune", "ensemble")
 # Keys a resumed experiment may change; any other difference is refused.
-RESUMABLE_KEYS = ("search.num_samples", "search.time_budget_s", "resources", "ray", "ensemble")
+RESUMABLE_KEYS = (
+    "search.num_samples",
+    "search.time_budget_s",
+    "search.checkpoint_every_s",
+    "resources",
+    "ray",
+    "ensemble",
+)
 
 
 def _family(cfg: Config, dataset: Dataset) -> str:

@@ -13,15 +13,14 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 @pytest.fixture(scope="session")
 def local_ray():
-    """An embedded 2-CPU Ray shared by the integration tests (the pipeline reuses it)."""
-    import logging
-
+    """An embedded 2-CPU Ray shared by the integration tests (the pipeline reuses it), started
+    the way ``rayboost run`` starts one."""
     import ray
 
-    started = False
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-        started = True
+    from rayboost.config import RayConfig
+    from rayboost.tuning import connect, disconnect
+
+    started = connect(RayConfig(num_cpus=2))
     yield ray
     if started:
-        ray.shutdown()
+        disconnect()

@@ -158,6 +158,10 @@ def _check(config: Config) -> None:
         raise ConfigError(
             f"search.grace_period ({search.grace_period}) exceeds search.max_epochs ({search.max_epochs})"
         )
+    if search.checkpoint_every_s < 0:
+        raise ConfigError(
+            f"search.checkpoint_every_s: must be 0 (every epoch) or more, got {search.checkpoint_every_s}"
+        )
     if search.time_budget_s is not None and search.time_budget_s <= 0:
         raise ConfigError(f"search.time_budget_s: must be positive, got {search.time_budget_s}")
     if search.max_concurrent_trials is not None and search.max_concurrent_trials < 1:

@@ -45,10 +45,18 @@ class SearchConfig:
     """Trials to run (hyperopt/random). Grid and manual run one trial per point."""
     max_epochs: int = 20
     time_budget_s: float | None = None
+    checkpoint_every_s: float = 5.0
+    """A trial saves its training state between epochs at most this often (0: after every
+    epoch). Epoch records and the best epoch's model are written after every epoch; a restored
+    trial repeats at most this many seconds of training."""
     max_concurrent_trials: int | None = None
     """Default: as many trials as the cluster's CPUs/GPUs fit at once."""
     n_initial_points: int | None = None
     """HyperOpt's random start; default a quarter of ``num_samples`` (at least 2)."""
+    stopped_trials: Literal["rung", "best", "ignore"] = "rung"
+    """What HyperOpt's TPE learns from a trial ASHA stopped early: ``rung`` ranks it below every
+    trial that got further (then by score), ``best`` takes its best score so far as final,
+    ``ignore`` leaves it out."""
     grace_period: int = 1
     reduction_factor: int = 3
     space: dict[str, Any] = field(default_factory=dict)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rayboost.data._load import Dataset
-from rayboost.data._split import Split
+if TYPE_CHECKING:  # a trial process unpickles TrialData without pandas or scikit-learn
+    from rayboost.data._load import Dataset
+    from rayboost.data._split import Split
 
 __all__ = ["Scaler", "TrialData", "make_trial_data"]
 

@@ -1,39 +1,80 @@
-"""Model families: PyTorch nets (CNN with separable convs, BN MLP); plain PyTorch, no Ray."""
+"""Model families: PyTorch nets (CNN with separable convs, BN MLP); plain PyTorch, no Ray.
 
-from rayboost.models._layers import ACTIVATIONS, BN_PLACEMENTS, ConvUnit, DenseUnit, SeparableConv2d
-from rayboost.models._linear import LinearModel
-from rayboost.models._measure import count_madds, count_params
-from rayboost.models._nets import CNN, MLP, build_net, init_weights
-from rayboost.models._params import (
-    FAMILIES,
-    Param,
-    default_params,
-    param_specs,
-    resolve_space,
-    validate_params,
-)
-from rayboost.models._saved import NetModel
-from rayboost.models._train import NetTrainer, metric_name, predict_output, target_scaling
-from rayboost.models._xgboost import XGBoostModel
+Names are imported on first use (see :mod:`rayboost._lazy`)."""
 
-MEMBER_KINDS = {"net": NetModel, "xgboost": XGBoostModel, "linear": LinearModel}
-"""Model families that can be ensemble members, by kind; each has predict_output/save/load."""
+from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from rayboost._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from rayboost.models._kinds import MEMBER_KINDS
+    from rayboost.models._layers import (
+        ACTIVATIONS,
+        BN_PLACEMENTS,
+        ConvUnit,
+        DenseUnit,
+        SeparableConv2d,
+    )
+    from rayboost.models._linear import LinearModel
+    from rayboost.models._measure import count_madds, count_params
+    from rayboost.models._nets import CNN, MLP, build_net, init_weights
+    from rayboost.models._params import (
+        FAMILIES,
+        Param,
+        default_params,
+        param_specs,
+        resolve_space,
+        validate_params,
+    )
+    from rayboost.models._saved import NetModel
+    from rayboost.models._train import NetTrainer, metric_name, predict_output, target_scaling
+    from rayboost.models._xgboost import XGBoostModel
+
+_EXPORTS = {
+    "ACTIVATIONS": "rayboost.models._layers",
+    "BN_PLACEMENTS": "rayboost.models._layers",
+    "CNN": "rayboost.models._nets",
+    "FAMILIES": "rayboost.models._params",
+    "MEMBER_KINDS": "rayboost.models._kinds",
+    "MLP": "rayboost.models._nets",
+    "ConvUnit": "rayboost.models._layers",
+    "DenseUnit": "rayboost.models._layers",
+    "LinearModel": "rayboost.models._linear",
+    "NetModel": "rayboost.models._saved",
+    "NetTrainer": "rayboost.models._train",
+    "Param": "rayboost.models._params",
+    "SeparableConv2d": "rayboost.models._layers",
+    "XGBoostModel": "rayboost.models._xgboost",
+    "build_net": "rayboost.models._nets",
+    "count_madds": "rayboost.models._measure",
+    "count_params": "rayboost.models._measure",
+    "default_params": "rayboost.models._params",
+    "init_weights": "rayboost.models._nets",
+    "metric_name": "rayboost.models._train",
+    "param_specs": "rayboost.models._params",
+    "predict_output": "rayboost.models._train",
+    "resolve_space": "rayboost.models._params",
+    "target_scaling": "rayboost.models._train",
+    "validate_params": "rayboost.models._params",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 __all__ = [
-    "MEMBER_KINDS",
-    "LinearModel",
-    "NetModel",
-    "XGBoostModel",
     "ACTIVATIONS",
     "BN_PLACEMENTS",
     "CNN",
     "FAMILIES",
+    "MEMBER_KINDS",
     "MLP",
     "ConvUnit",
     "DenseUnit",
+    "LinearModel",
+    "NetModel",
     "NetTrainer",
     "Param",
     "SeparableConv2d",
+    "XGBoostModel",
     "build_net",
     "count_madds",
     "count_params",

@@ -35,6 +35,9 @@ def _cat(default: Any, space: Any, options: tuple[Any, ...], help: str) -> Param
     return Param("cat", default, parse_dist("", space), options=options, help=help)
 
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
 def param_specs(family: str, task: str, max_epochs: int) -> dict[str, Param]:
     """Every hyperparameter of ``family`` for ``task``, with its default space."""
     specs: dict[str, Param] = {
@@ -49,6 +52,9 @@ def param_specs(family: str, task: str, max_epochs: int) -> dict[str, Param]:
         "l2": Param("float", 1e-4, LogUniform(1e-6, 1e-2), low=0.0, high=1.0, help="L2 weight decay (not on BN/bias)"),
         "l1": Param("float", 0.0, Choice((0.0, 1e-6, 1e-5)), low=0.0, high=1.0, help="L1 penalty (not on BN/bias)"),
         "init": _cat("kaiming_normal", list(INITS), INITS, "weight initialization"),
+        "precision": _cat(
+            "fp32", "fp32", PRECISIONS, "training precision: fp32, or mixed bf16/fp16 autocast (fp16 with loss scaling)"
+        ),
     }
     if task == "classification":
         specs["loss"] = _cat("cross_entropy", "cross_entropy", ("cross_entropy",), "loss function")

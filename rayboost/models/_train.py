@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Mapping
@@ -99,6 +100,10 @@ class NetTrainer:
         self.y_val = data.y_val
         self.optimizer = _optimizer(params["optimizer"], _param_groups(self.model, float(params["l2"])), float(params["lr"]))
         self.l1_params = [g for g in self.optimizer.param_groups[0]["params"]] if params["l1"] > 0 else []
+        precision = self.params.get("precision", "fp32")
+        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none
+        self.scaler = torch.amp.GradScaler(self.device.type) if precision == "fp16" else None
         self.epoch = 0
         self.time_total_s = 0.0  # training + evaluation time over all epochs, across restores
         self.best: dict[str, Any] = {"epoch": 0, "metric": None, "val_loss": math.inf, "state": None, "val_pred": None}
@@ -110,6 +115,11 @@ class NetTrainer:
         if self.params["loss"] == "huber":
             return F.huber_loss(out, y)
         return F.mse_loss(out, y)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     def train_epoch(self) -> float:
         """One pass over the shuffled train rows; returns the mean train loss."""
@@ -125,13 +135,19 @@ class NetTrainer:
             idx = order[start : start + batch]
             if len(idx) < 2 and self.params["bn"] != "none":
                 continue  # BatchNorm cannot train on a single row
-            out = self.model(self.X_train[idx])
-            loss = self._loss(out, self.y_train[idx], smoothing)
+            with self._autocast():
+                out = self.model(self.X_train[idx])
+            loss = self._loss(out.float(), self.y_train[idx], smoothing)
             if l1 > 0:
                 loss = loss + l1 * sum(p.abs().sum() for p in self.l1_params)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                loss.backward()
+                self.optimizer.step()
             total += loss.detach() * len(idx)
             seen += len(idx)
         return float(total) / max(seen, 1)
@@ -194,6 +210,7 @@ class NetTrainer:
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),  # dropout draws from the global generator
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
             "best": {**self.best, "val_pred": None if self.best["val_pred"] is None else torch.as_tensor(self.best["val_pred"])},
         }
 
@@ -206,6 +223,8 @@ class NetTrainer:
         torch.set_rng_state(state["torch_rng"])
         if self.device.type == "cuda" and state["cuda_rng"]:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         best = dict(state["best"])
         if best["val_pred"] is not None:
             best["val_pred"] = best["val_pred"].numpy()

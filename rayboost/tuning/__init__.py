@@ -1,26 +1,59 @@
-"""Tuning: the only package that imports Ray. Schedules net trials with Ray Tune."""
+"""Tuning: the only package that imports Ray. Schedules net trials with Ray Tune.
 
-from rayboost.tuning._cluster import (
-    ClusterShape,
-    check_resources,
-    check_shared_storage,
-    cluster_shape,
-    connect,
-    disconnect,
-)
-from rayboost.tuning._jobs import (
-    job_logs,
-    job_status,
-    list_jobs,
-    source_root,
-    stop_job,
-    submit_job,
-    wait_job,
-)
-from rayboost.tuning._members import FittedMember, collect_members, start_members
-from rayboost.tuning._space import SearchPlan, plan_search
-from rayboost.tuning._tune import TuneOutcome, share, tune_nets
+Names are imported on first use (see :mod:`rayboost._lazy`)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rayboost._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from rayboost.tuning._cluster import (
+        ClusterShape,
+        check_resources,
+        check_shared_storage,
+        cluster_shape,
+        connect,
+        disconnect,
+    )
+    from rayboost.tuning._jobs import (
+        job_logs,
+        job_status,
+        list_jobs,
+        source_root,
+        stop_job,
+        submit_job,
+        wait_job,
+    )
+    from rayboost.tuning._members import FittedMember, collect_members, start_members
+    from rayboost.tuning._space import SearchPlan, plan_search
+    from rayboost.tuning._tune import TuneOutcome, share, tune_nets
+
+_EXPORTS = {
+    "ClusterShape": "rayboost.tuning._cluster",
+    "FittedMember": "rayboost.tuning._members",
+    "SearchPlan": "rayboost.tuning._space",
+    "TuneOutcome": "rayboost.tuning._tune",
+    "check_resources": "rayboost.tuning._cluster",
+    "check_shared_storage": "rayboost.tuning._cluster",
+    "cluster_shape": "rayboost.tuning._cluster",
+    "collect_members": "rayboost.tuning._members",
+    "connect": "rayboost.tuning._cluster",
+    "disconnect": "rayboost.tuning._cluster",
+    "job_logs": "rayboost.tuning._jobs",
+    "job_status": "rayboost.tuning._jobs",
+    "list_jobs": "rayboost.tuning._jobs",
+    "plan_search": "rayboost.tuning._space",
+    "share": "rayboost.tuning._tune",
+    "source_root": "rayboost.tuning._jobs",
+    "start_members": "rayboost.tuning._members",
+    "stop_job": "rayboost.tuning._jobs",
+    "submit_job": "rayboost.tuning._jobs",
+    "tune_nets": "rayboost.tuning._tune",
+    "wait_job": "rayboost.tuning._jobs",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 __all__ = [
     "ClusterShape",
     "FittedMember",
@@ -28,8 +61,8 @@ __all__ = [
     "TuneOutcome",
     "check_resources",
     "check_shared_storage",
-    "collect_members",
     "cluster_shape",
+    "collect_members",
     "connect",
     "disconnect",
     "job_logs",

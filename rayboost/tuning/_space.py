@@ -23,6 +23,50 @@ from rayboost.models import default_params, resolve_space, validate_params
 
 __all__ = ["SearchPlan", "plan_search"]
 
+class _TPE(HyperOptSearch):
+    """HyperOpt's TPE, told deliberately about trials that ASHA stopped early.
+
+    TPE ranks finished trials by their score and models the best quarter. A trial ASHA stopped
+    after a few epochs reports a score from those few epochs (its best so far), so a config
+    that learns fast but ends poorly looks as good as one that finished. ``stopped`` decides:
+
+    - ``rung``: rank trials first by how far they got (ASHA's own verdict: a trial it stopped
+      at an earlier rung lost to those it promoted), then by score. A trial that finished by
+      itself (all epochs, patience or diverged-last) counts as having gone all the way,
+      except a diverged one, which ranks last.
+    - ``best``: the best score so far, as if the trial had finished.
+    - ``ignore``: TPE does not learn from stopped trials at all.
+    """
+
+    def __init__(self, *, stopped: str, max_epochs: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._stopped = stopped
+        self._max_epochs = max_epochs
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if result and not error and self._stopped != "best" and self.metric in result:
+            finished = bool(result.get("final", True))
+            if self._stopped == "ignore" and not finished:
+                error = True  # TPE models only trials with a score it can trust
+            elif self._stopped == "rung":
+                result = {**result, self.metric: self._rung_score(result, finished)}
+        super().on_trial_complete(trial_id, result=result, error=error)
+
+    def _rung_score(self, result: dict[str, Any], finished: bool) -> float:
+        if result.get("diverged"):
+            level = 0.0
+        else:
+            level = float(self._max_epochs if finished else result.get("epoch", 0))
+        value = float(result[self.metric])
+        # a score squeezed into [0, 1), higher is better, below one level of progress
+        if self.mode == "max":
+            unit = min(max(value, 0.0), 1.0) / 1.001 if value <= 1.0 else value / (1.0 + value)
+        else:
+            unit = 1.0 / (1.0 + max(value, 0.0)) / 1.001
+        ranked = level + unit
+        return ranked if self.mode == "max" else -ranked
+
+
 DEFAULT_GRID: dict[str, list[Any]] = {"bn": ["before", "after", "none"], "lr": [1e-3, 1e-2]}
 
 
@@ -58,7 +102,12 @@ def plan_search(search: SearchConfig, family: str, task: str, seed: int) -> Sear
             alg: Any = BasicVariantGenerator(random_state=seed)
         else:
             n_initial = search.n_initial_points or max(2, search.num_samples // 4)
-            alg = HyperOptSearch(n_initial_points=n_initial, random_state_seed=seed)
+            alg = _TPE(
+                stopped=search.stopped_trials,
+                max_epochs=search.max_epochs,
+                n_initial_points=n_initial,
+                random_state_seed=seed,
+            )
         return SearchPlan(param_space, alg, search.num_samples, search.num_samples, task)
 
     # grid and manual: unlisted hyperparameters take their defaults, unless search.space sets them

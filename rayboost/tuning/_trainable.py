@@ -1,10 +1,12 @@
 """The Tune trial: build a net, train it epoch by epoch, checkpoint and report between epochs.
 
 A trial keeps its own checkpoint and epoch records in the experiment folder (shared storage on a
-multi-node cluster): after an epoch it first appends the epoch's record, then replaces its
-checkpoint, then reports to Tune. A trial that Tune restarts — after its node died, or when a
-stopped experiment is resumed — continues from that checkpoint, so no finished epoch is lost
-and an epoch repeats at most once (readers keep the last record per trial and epoch).
+multi-node cluster): after an epoch it first appends the epoch's record (and saves the best
+epoch's weights and validation predictions when this epoch is the best), then replaces its
+checkpoint when ``checkpoint_every_s`` has passed since the last one, then reports to Tune. A
+trial that Tune restarts — after its node died, or when a stopped experiment is resumed —
+continues from that checkpoint: it repeats at most ``checkpoint_every_s`` of training, and
+readers keep the last record per trial and epoch, so no epoch is lost or counted twice.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ def _save_npy(array: np.ndarray, path: str) -> None:
         np.save(handle, array)
 
 
+def _save_best(trainer: NetTrainer, paths: ExperimentPaths, trial_id: str) -> None:
+    _save_atomic(trainer.best["state"], paths.trial_model(trial_id))
+    _save_atomic(trainer.best["val_pred"], paths.trial_val_pred(trial_id), _save_npy)
+
+
 WORST = {"classification": 0.0, "regression": 1e30}  # no finite score yet (a diverged first epoch)
 
 
@@ -66,6 +73,7 @@ def train_trial(
     max_epochs: int,
     cpus: float,
     root: str,
+    checkpoint_every_s: float = 0.0,
 ) -> None:
     """Run one trial. ``data`` holds train and validation rows only: trials never see test rows.
 
@@ -89,11 +97,14 @@ def train_trial(
             return
         if state.get("params") == dict(config):
             trainer.load_state_dict(state)
+            if trainer.best["state"] is not None:  # epochs after the checkpoint may have left a later best
+                _save_best(trainer, paths, trial_id)
         else:  # left by another trial of this id with other hyperparameters: start afresh
             for stale in paths.trial_dir(trial_id).iterdir():
                 stale.unlink()
     node_id = ray.get_runtime_context().get_node_id()
     epochs = min(int(config["epochs"]), max_epochs)
+    last_checkpoint = time.monotonic()
     while trainer.epoch < epochs:
         record = trainer.run_epoch()
         finished = record["patience_stop"] or record["diverged"] or trainer.epoch >= epochs
@@ -103,14 +114,14 @@ def train_trial(
             final=finished,  # the trial ends itself; anything else stopped it early
         )  # fmt: skip
         if record["best_epoch"] == trainer.epoch:  # keep the best epoch's weights and predictions
-            _save_atomic(trainer.best["state"], paths.trial_model(trial_id))
-            _save_atomic(trainer.best["val_pred"], paths.trial_val_pred(trial_id), _save_npy)
+            _save_best(trainer, paths, trial_id)
         append_jsonl(paths.trial_epochs(trial_id), record)
         if finished:  # a marker, so a restore that thinks it still runs does not train it again
             marker = {"params": dict(config), "finished": True, "record": json.dumps(record, default=str)}
             _save_atomic(marker, state_file)
-        else:
+        elif time.monotonic() - last_checkpoint >= checkpoint_every_s:
             _save_atomic({**trainer.state_dict(), "params": dict(config)}, state_file)
+            last_checkpoint = time.monotonic()
         tune.report(record)
         if finished:
             return

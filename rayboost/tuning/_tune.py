@@ -67,6 +67,7 @@ def tune_nets(
             max_epochs=cfg.search.max_epochs,
             cpus=cfg.resources.cpus_per_trial,
             root=str(paths.root),
+            checkpoint_every_s=cfg.search.checkpoint_every_s,
         ),
         {"cpu": cfg.resources.cpus_per_trial, "gpu": cfg.resources.gpus_per_trial},
     )

@@ -440,6 +440,29 @@ def test_checkpoint_resume_with_sgd_and_l1() -> None:
     assert got["val_loss"] == expected["val_loss"]
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_and_resumes(precision: str) -> None:
+    params = _cnn_params(bn="before", dropout=0.0, precision=precision)
+    trainer = NetTrainer("cnn", params, _digits(), seed=3)
+    with trainer._autocast():
+        out = trainer.model(trainer.X_train[:4])
+    assert out.dtype == {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    first = trainer.run_epoch()
+    assert math.isfinite(first["train_loss"])
+    state = trainer.state_dict()
+    assert bool(state["scaler"]) == (precision == "fp16")  # fp16 keeps its loss scale
+    got, expected = _resume_matches(params)
+    assert got == expected
+    fp32 = NetTrainer("cnn", _cnn_params(bn="before", dropout=0.0), _digits(), seed=3).run_epoch()
+    assert first["train_loss"] != fp32["train_loss"]  # autocast really changed the arithmetic
+    assert first["train_loss"] == pytest.approx(fp32["train_loss"], rel=0.05)  # and learns the same
+
+
+def test_precision_is_validated() -> None:
+    with pytest.raises(ConfigError, match="precision: 'fp8' is not valid"):
+        validate_params("cnn", "classification", 5, {"precision": "fp8"}, "")
+
+
 # -- hyperparameter specs and spaces -------------------------------------------------------------
 
 

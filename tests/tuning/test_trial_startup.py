@@ -1,0 +1,104 @@
+"""What a trial process imports, and an embedded Ray that imports it ahead of the trials."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def test_the_trial_module_imports_no_ensemble_or_search_libraries():
+    code = (
+        "import sys, rayboost.tuning._trainable\n"
+        "print(','.join(m for m in ('sklearn', 'xgboost', 'hyperopt', 'scipy.stats') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_package_names_still_resolve_lazily():
+    import rayboost
+    import rayboost.models as models
+    import rayboost.tuning as tuning
+
+    assert callable(rayboost.load) and callable(tuning.tune_nets)
+    assert set(models.MEMBER_KINDS) == {"net", "xgboost", "linear"}
+    assert "NetTrainer" in dir(models)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = tuning.nope
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_the_embedded_ray_preloads_the_trial_module_in_its_workers():
+    import ray
+
+    @ray.remote(num_cpus=1)
+    def loaded() -> bool:
+        return "rayboost.tuning._trainable" in sys.modules
+
+    assert ray.get(loaded.remote())
+
+
+PRESTART_SCRIPT = r"""
+import os, sys, time
+from pathlib import Path
+from rayboost.config import RayConfig
+from rayboost.tuning import connect, disconnect
+
+connect(RayConfig(num_cpus=2))
+from ray import tune
+
+def warm_workers():  # idle Ray workers of this driver with torch loaded (Linux /proc)
+    parent, out = {}, set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parent[int(entry.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError):
+                pass
+    mine, frontier = {os.getpid()}, [os.getpid()]
+    while frontier:
+        frontier = [pid for pid, ppid in parent.items() if ppid in frontier and pid not in mine]
+        mine.update(frontier)
+    for pid in mine:
+        try:
+            idle = Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::IDLE")
+            if idle and "libtorch" in Path(f"/proc/{pid}/maps").read_text():
+                out.add(pid)
+        except OSError:
+            pass
+    return out
+
+deadline = time.monotonic() + 120
+while len(warm_workers()) < 2 and time.monotonic() < deadline:
+    time.sleep(0.5)
+time.sleep(1.0)  # let the preload finish
+before = warm_workers()
+
+def trial(config):
+    tune.report({"pid": os.getpid(), "objective": 1.0})
+
+os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+results = tune.Tuner(
+    trial, param_space={"a": tune.grid_search([1, 2])},
+    tune_config=tune.TuneConfig(metric="objective", mode="max", reuse_actors=True),
+    run_config=tune.RunConfig(storage_path=sys.argv[1], verbose=0),
+).fit()
+pids = {r.metrics["pid"] for r in results}
+print(len(before), int(pids <= before))
+disconnect()
+"""
+
+
+def test_trials_on_a_fresh_embedded_ray_start_in_its_preloaded_workers(tmp_path):
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", PRESTART_SCRIPT, str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    n_warm, inside = out.stdout.split()[-2:]
+    assert int(n_warm) >= 2 and inside == "1", out.stdout
