@@ -119,18 +119,44 @@ def packing(
     return rows
 
 
-def mixed_precision(epochs: int, reps: int, device: str) -> dict[str, Any]:
+def pixel_data(rows: int) -> Any:
+    """28×28 images (examples/make_pixel_csv.py's generator) through rayboost's CSV loader."""
+    import tempfile
+
+    import pandas as pd
+
+    from examples.make_pixel_csv import make_images
+    from rayboost.config import DataConfig
+    from rayboost.data import Scaler, load_dataset, make_trial_data, split_dataset
+
+    images, labels = make_images(rows)
+    frame = pd.DataFrame(images.reshape(rows, -1), columns=[f"p{i}" for i in range(784)])
+    frame["label"] = labels
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "pixels.csv"
+        frame.to_csv(path, index=False)
+        ds = load_dataset(DataConfig(path=str(path), label="label", image_shape=(1, 28, 28)))
+    split = split_dataset(ds, 0)
+    return make_trial_data(ds, split, Scaler.fit(ds.X[split.train]))
+
+
+def mixed_precision(epochs: int, reps: int, device: str, pixel_rows: int) -> dict[str, Any]:
     """``NetTrainer.run_epoch`` per ``precision`` value (the product's switch), interleaved."""
     from rayboost.models import NetTrainer
 
-    data = trial_data("digits", 0)
-    configs = {
-        "default_cnn": {},
-        "wide_cnn_batch256": {"filters": 64, "blocks": 3, "conv": "standard", "batch_size": 256},
+    digits = trial_data("digits", 0)
+    pixels = pixel_data(pixel_rows)
+    configs = {  # name: (data, overrides)
+        "default_cnn": (digits, {}),
+        "wide_cnn_batch256": (digits, {"filters": 64, "blocks": 3, "conv": "standard", "batch_size": 256}),
+        "cnn_28px_f128_batch512": (
+            pixels,
+            {"filters": 128, "blocks": 3, "conv": "standard", "batch_size": 512, "head_units": 128},
+        ),
     }
     modes = ["fp32", "bf16"] + (["fp16"] if device == "cuda" else [])
     out: dict[str, Any] = {}
-    for cname, over in configs.items():
+    for cname, (data, over) in configs.items():
         trainers = {
             m: NetTrainer(
                 "cnn",
@@ -150,6 +176,10 @@ def mixed_precision(epochs: int, reps: int, device: str) -> dict[str, Any]:
                 last[m] = trainers[m].run_epoch()
                 times[m].append(last[m]["epoch_time_s"])
         row: dict[str, Any] = {
+            "input_shape": list(data.input_shape),
+            "train_rows": len(data.X_train),
+        }
+        row |= {
             m: {
                 "rows_per_s": rnd(len(data.X_train) / float(np.median(times[m])), 1),
                 "val_accuracy": rnd(last[m]["val_accuracy"], 4),
@@ -187,7 +217,9 @@ def run(quick: bool = False, dry_run_cpu: bool = False) -> dict[str, Any]:
         points=POINTS[:2] if small else POINTS,
         precisions=PRECISIONS,
     )
-    amp = mixed_precision(epochs=2 if small else 10, reps=2 if small else 8, device=device)
+    amp = mixed_precision(
+        epochs=2 if small else 10, reps=2 if small else 8, device=device, pixel_rows=600 if small else 20_000
+    )
     fp32 = [r for r in pack if r["precision"] == "fp32"]
     best = max(fp32, key=lambda r: r["rows_per_s"])
     bf16_best = max((r for r in pack if r["precision"] == "bf16"), key=lambda r: r["rows_per_s"])
@@ -198,6 +230,8 @@ def run(quick: bool = False, dry_run_cpu: bool = False) -> dict[str, Any]:
             "gpu_packing_bf16_vs_fp32_best": rnd(bf16_best["rows_per_s"] / best["rows_per_s"], 3),
             "amp_fp16_speedup": amp["default_cnn"].get("fp16_speedup"),
             "amp_bf16_speedup": amp["default_cnn"].get("bf16_speedup"),
+            "amp_fp16_speedup_28px_f128": amp["cnn_28px_f128_batch512"].get("fp16_speedup"),
+            "amp_bf16_speedup_28px_f128": amp["cnn_28px_f128_batch512"].get("bf16_speedup"),
         },
         "goals": {},
         "details": {

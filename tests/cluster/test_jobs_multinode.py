@@ -53,6 +53,9 @@ SLOW_FIFO = [
     "search.scheduler=fifo",
     "search.num_samples=4",
     "search.max_epochs=10",
+    # a checkpoint after every epoch, so the tests below can tell exactly which epochs a
+    # restored trial repeats (by default a trial checkpoints at most every 5 s)
+    "search.checkpoint_every_s=0",
     "search.space={patience: 100, conv: standard, filters: 32, blocks: 2, batch_size: 16}",
     "resources.cpus_per_trial=1",
 ]
