@@ -73,9 +73,11 @@ class ProgressCallback(Callback):
         print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}", file=self.out or sys.stdout, flush=True)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        value = result.get(self.metric)
-        if value is not None and self._better(value):
-            self.best = (value, trial.trial_id, int(result.get("epoch", 0)))
+        # a trial reports at ASHA's rungs, at its end and every few seconds: its best epoch so
+        # far ("objective", "best_epoch") may lie between two reports
+        value = result.get("objective", result.get(self.metric))
+        if value is not None and result.get("best_epoch", 1) and self._better(value):
+            self.best = (value, trial.trial_id, int(result.get("best_epoch", result.get("epoch", 0))))
         now = time.monotonic()
         if now - self.last_print >= self.interval_s:
             self.last_print = now

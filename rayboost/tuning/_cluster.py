@@ -19,8 +19,9 @@ from rayboost.config import RayConfig, ResourcesConfig
 __all__ = ["ClusterShape", "check_resources", "check_shared_storage", "cluster_shape", "connect", "disconnect"]
 
 
-TRIAL_MODULES = ("torch", "ray.tune", "rayboost.tuning._trainable")
-"""What a trial process imports (about 2.5 s on one core): preloaded by an embedded local Ray."""
+TRIAL_MODULES = ("torch", "ray.tune", "rayboost.tuning._trainable", "torch._dynamo")
+"""What a trial process imports (about 3.5 s on one core): preloaded by an embedded local Ray.
+torch._dynamo is what the first optimizer a process builds imports (about 1 s)."""
 
 
 def connect(cfg: RayConfig) -> bool:

@@ -3,8 +3,8 @@
 A trial keeps its own checkpoint and epoch records in the experiment folder (shared storage on a
 multi-node cluster): after an epoch it first appends the epoch's record (and saves the best
 epoch's weights and validation predictions when this epoch is the best), then replaces its
-checkpoint when ``checkpoint_every_s`` has passed since the last one, then reports to Tune. A
-trial that Tune restarts — after its node died, or when a stopped experiment is resumed —
+checkpoint when ``checkpoint_every_s`` has passed since the last one, then reports to Tune when
+the report can matter (see :func:`train_trial`). A trial that Tune restarts — after its node died, or when a stopped experiment is resumed —
 continues from that checkpoint: it repeats at most ``checkpoint_every_s`` of training, and
 readers keep the last record per trial and epoch, so no epoch is lost or counted twice.
 """
@@ -74,11 +74,18 @@ def train_trial(
     cpus: float,
     root: str,
     checkpoint_every_s: float = 0.0,
+    report_epochs: tuple[int, ...] = (),
+    report_every_s: float = 0.0,
 ) -> None:
     """Run one trial. ``data`` holds train and validation rows only: trials never see test rows.
 
     ``data`` may be an object-store reference, so that the members' Ray tasks share one copy;
     ``root`` is the experiment folder.
+
+    Every epoch is recorded; Tune hears of an epoch (a report blocks the trial for a round trip
+    to the driver, 2-4 ms) when it ends the trial, is one of ``report_epochs`` (ASHA's rungs),
+    or ``report_every_s`` has passed since the last report (0: every epoch). The scheduler only
+    acts at rungs and at the end, so its decisions are those of a report every epoch.
     """
     if isinstance(data, ray.ObjectRef):
         data = ray.get(data)
@@ -104,7 +111,8 @@ def train_trial(
                 stale.unlink()
     node_id = ray.get_runtime_context().get_node_id()
     epochs = min(int(config["epochs"]), max_epochs)
-    last_checkpoint = time.monotonic()
+    last_checkpoint = last_report = time.monotonic()
+    rungs = frozenset(report_epochs)
     while trainer.epoch < epochs:
         record = trainer.run_epoch()
         finished = record["patience_stop"] or record["diverged"] or trainer.epoch >= epochs
@@ -122,6 +130,8 @@ def train_trial(
         elif time.monotonic() - last_checkpoint >= checkpoint_every_s:
             _save_atomic({**trainer.state_dict(), "params": dict(config)}, state_file)
             last_checkpoint = time.monotonic()
-        tune.report(record)
+        if finished or trainer.epoch in rungs or time.monotonic() - last_report >= report_every_s:
+            tune.report(record)
+            last_report = time.monotonic()
         if finished:
             return

@@ -37,6 +37,19 @@ def _quiet_tune() -> None:
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
 
 
+REPORT_EVERY_S = 2.0
+"""A trial reports to Tune at ASHA's rungs, at its end, and at least this often (progress)."""
+
+
+def asha_rungs(cfg: Config) -> tuple[int, ...]:
+    """The epochs at which ASHA compares trials: grace_period × reduction_factor^k ≤ max_epochs."""
+    rungs, epoch = [], cfg.search.grace_period
+    while epoch <= cfg.search.max_epochs:
+        rungs.append(epoch)
+        epoch *= cfg.search.reduction_factor
+    return tuple(rungs)
+
+
 def share(obj: Any) -> ray.ObjectRef:
     """Put ``obj`` in the object store once; trials and member tasks read the same copy."""
     return ray.put(obj)
@@ -68,6 +81,8 @@ def tune_nets(
             cpus=cfg.resources.cpus_per_trial,
             root=str(paths.root),
             checkpoint_every_s=cfg.search.checkpoint_every_s,
+            report_epochs=asha_rungs(cfg) if cfg.search.scheduler == "asha" else (),
+            report_every_s=REPORT_EVERY_S,
         ),
         {"cpu": cfg.resources.cpus_per_trial, "gpu": cfg.resources.gpus_per_trial},
     )
@@ -127,7 +142,8 @@ def _new_round(
         param_space=plan.param_space,
         tune_config=tune.TuneConfig(
             # ASHA and the searcher see each trial's best validation metric so far ("objective"):
-            # the score selection uses, so TPE learns from a trial's best epoch, not its last.
+            # the score selection uses, so TPE learns from a trial's best epoch, not its last;
+            # how TPE ranks a trial ASHA stopped is search.stopped_trials (see _space._TPE).
             metric="objective",
             mode=mode,
             search_alg=plan.search_alg,

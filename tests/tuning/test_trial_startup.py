@@ -51,7 +51,7 @@ connect(RayConfig(num_cpus=2))
 from ray import tune
 
 def warm_workers():  # idle Ray workers of this driver with torch loaded (Linux /proc)
-    parent, out = {}, set()
+    parent, out = {}, {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -67,16 +67,21 @@ def warm_workers():  # idle Ray workers of this driver with torch loaded (Linux 
         try:
             idle = Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::IDLE")
             if idle and "libtorch" in Path(f"/proc/{pid}/maps").read_text():
-                out.add(pid)
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                fields = stat[stat.rindex(")") + 2:].split()
+                out[pid] = int(fields[11]) + int(fields[12])  # CPU ticks so far
         except OSError:
             pass
     return out
 
-deadline = time.monotonic() + 120
-while len(warm_workers()) < 2 and time.monotonic() < deadline:
-    time.sleep(0.5)
-time.sleep(1.0)  # let the preload finish
-before = warm_workers()
+deadline, last = time.monotonic() + 120, {}
+while time.monotonic() < deadline:  # until two workers have torch loaded and sit idle
+    now = warm_workers()
+    if sum(1 for pid, ticks in now.items() if last.get(pid) == ticks) >= 2:
+        break
+    last = now
+    time.sleep(1.0)
+before = set(warm_workers())
 
 def trial(config):
     tune.report({"pid": os.getpid(), "objective": 1.0})
@@ -88,6 +93,7 @@ results = tune.Tuner(
     run_config=tune.RunConfig(storage_path=sys.argv[1], verbose=0),
 ).fit()
 pids = {r.metrics["pid"] for r in results}
+print(len(before), int(pids <= before), sorted(pids), sorted(before), file=sys.stderr)
 print(len(before), int(pids <= before))
 disconnect()
 """
@@ -101,4 +107,4 @@ def test_trials_on_a_fresh_embedded_ray_start_in_its_preloaded_workers(tmp_path)
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     n_warm, inside = out.stdout.split()[-2:]
-    assert int(n_warm) >= 2 and inside == "1", out.stdout
+    assert int(n_warm) >= 2 and inside == "1", out.stdout + out.stderr[-2000:]
