@@ -52,6 +52,11 @@ def table_rows(entries: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     for name, res in entries.items():
         if "skipped" in res:
             rows.append((name, "skipped", res["skipped"], "", ""))
+            recorded = res.get("recorded")
+            if recorded:  # the last run on a GPU machine, from its own file
+                where = f"recorded on {recorded['device']}"
+                for metric, value in recorded.get("metrics", {}).items():
+                    rows.append((f"{name} ({where})", metric, _fmt(value), "", ""))
             continue
         if "error" in res:
             rows.append((name, "error", res["error"], "", "ERROR"))
