@@ -123,18 +123,12 @@ def pixel_data(rows: int) -> Any:
     """28×28 images (examples/make_pixel_csv.py's generator) through rayboost's CSV loader."""
     import tempfile
 
-    import pandas as pd
-
-    from examples.make_pixel_csv import make_images
+    from examples.make_pixel_csv import write_csv
     from rayboost.config import DataConfig
     from rayboost.data import Scaler, load_dataset, make_trial_data, split_dataset
 
-    images, labels = make_images(rows)
-    frame = pd.DataFrame(images.reshape(rows, -1), columns=[f"p{i}" for i in range(784)])
-    frame["label"] = labels
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "pixels.csv"
-        frame.to_csv(path, index=False)
+        path = write_csv(Path(folder) / "pixels.csv", rows)
         ds = load_dataset(DataConfig(path=str(path), label="label", image_shape=(1, 28, 28)))
     split = split_dataset(ds, 0)
     return make_trial_data(ds, split, Scaler.fit(ds.X[split.train]))

@@ -28,15 +28,9 @@ PIXEL_ROWS = 2000
 def _data_overrides(dataset: str, folder: Path) -> dict[str, Any]:
     if dataset == "digits":
         return {"data.dataset": "digits"}
-    import pandas as pd
+    from examples.make_pixel_csv import write_csv
 
-    from examples.make_pixel_csv import make_images
-
-    images, labels = make_images(PIXEL_ROWS, seed=0)
-    frame = pd.DataFrame(images.reshape(len(images), -1), columns=[f"p{i}" for i in range(784)])
-    frame["label"] = labels
-    path = folder / "pixels.csv"
-    frame.to_csv(path, index=False)
+    path = write_csv(folder / "pixels.csv", PIXEL_ROWS, seed=0)
     return {"data.path": str(path), "data.label": "label", "data.image_shape": [1, 28, 28]}
 
 

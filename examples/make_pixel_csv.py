@@ -11,6 +11,7 @@ distorted, in both train and test rows: scores on this file are optimistic for n
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,16 +34,22 @@ def make_images(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.round(images * 255).astype(np.uint8), digits.target[source]
 
 
+def write_csv(path: str | Path, rows: int, seed: int = 0) -> Path:
+    """``rows`` images as a CSV: a ``label`` column, then 784 pixel columns."""
+    images, labels = make_images(rows, seed)
+    frame = pd.DataFrame(images.reshape(rows, -1), columns=[f"px{i}" for i in range(784)])
+    frame.insert(0, "label", labels)
+    frame.to_csv(path, index=False)
+    return Path(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="pixels.csv")
     args = parser.parse_args()
-    images, labels = make_images(args.rows, args.seed)
-    frame = pd.DataFrame(images.reshape(args.rows, -1), columns=[f"px{i}" for i in range(784)])
-    frame.insert(0, "label", labels)
-    frame.to_csv(args.out, index=False)
+    write_csv(args.out, args.rows, args.seed)
     print(f"wrote {args.rows} images of 28×28 to {args.out}")
 
 
