@@ -72,7 +72,7 @@ def free_port_block(size: int) -> int | None:
     return None
 
 
-def _clean_env() -> dict[str, str]:
+def clean_env() -> dict[str, str]:
     """This process's environment without Ray auth/address settings (conftest sets
     RAY_AUTH_MODE=disabled for the in-process tests)."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
@@ -114,7 +114,7 @@ class LocalCluster:
     def env(self) -> dict[str, str]:
         """Environment of an authenticated client process (CLI, `ray job submit`)."""
         return {
-            **_clean_env(),
+            **clean_env(),
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN_PATH": str(self.token_path),
             "RAY_USAGE_STATS_ENABLED": "0",
@@ -262,7 +262,7 @@ def local_cluster(
         raise RuntimeError(f"no free block of {block} ports")
     state_dir = Path(tempfile.mkdtemp(prefix="rbm", dir="/tmp"))  # short: Ray's socket paths
     node_env = {
-        **_clean_env(),
+        **clean_env(),
         **HEALTH_CHECK_ENV,
         "RAY_BIN": str(ray),
         "RAY_USAGE_STATS_ENABLED": "0",

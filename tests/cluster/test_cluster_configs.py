@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import random
 import re
 import shutil
 import socket
@@ -21,6 +20,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
+import _cluster_fixture as cf  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = REPO / "cluster"
@@ -269,23 +271,11 @@ def test_local_sh_rejects_long_state_dir_and_unknown_command():
 # --------------------------------------------------------------------------- (d) real cluster
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
-
-
 def _free_port_block(size: int) -> int:
-    """A random block of ``size`` free ports below Linux's ephemeral range."""
-    rng = random.SystemRandom()
-    for _ in range(50):
-        base = rng.randrange(20000, 32000 - size)
-        if all(_bindable(p) for p in range(base, base + size)):
-            return base
-    pytest.skip("no free block of ports")
+    base = cf.free_port_block(size)
+    if base is None:
+        pytest.skip("no free block of ports")
+    return base
 
 
 def _listen_addresses(port: int) -> set[str]:
@@ -338,17 +328,14 @@ def _get(url: str, token: str | None) -> int:
     not sys.platform.startswith("linux"), reason="cluster/local.sh needs Linux /proc"
 )
 def test_local_cluster_up_down():
-    ray_bin = Path(sys.executable).with_name("ray")
-    if not ray_bin.exists():
-        found = shutil.which("ray")
-        if not found:
-            pytest.skip("no ray executable")
-        ray_bin = Path(found)
+    ray_bin = cf.ray_bin()
+    if ray_bin is None:
+        pytest.skip("no ray executable")
 
     state_dir = tempfile.mkdtemp(prefix="rbc", dir="/tmp")
     base = _free_port_block(300)
     gcs, dashboard, client = base, base + 1, base + 2
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
+    env = cf.clean_env()
     env.update(
         RAY_BIN=str(ray_bin),
         RAYBOOST_CLUSTER_DIR=state_dir,

@@ -8,7 +8,6 @@ All nodes run on this machine, so a tmp folder is shared storage.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -20,20 +19,9 @@ import pytest
 
 import rayboost
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
+import _cluster_fixture as cf  # noqa: E402
 
-def _helper():
-    name = "rayboost_tests_cluster_fixture"
-    if name not in sys.modules:  # tests are not a package (--import-mode=importlib)
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("_cluster_fixture.py")
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-cf = _helper()
 REPO = cf.REPO
 
 pytestmark = [
