@@ -58,9 +58,10 @@ class _TPE(HyperOptSearch):
         else:
             level = float(self._max_epochs if finished else result.get("epoch", 0))
         value = float(result[self.metric])
-        # a score squeezed into [0, 1), higher is better, below one level of progress
+        # the score squeezed into [0, 1), higher is better, so that it orders trials within one
+        # level of progress only: accuracy (max) as it is, RMSE (min) as 1 / (1 + RMSE)
         if self.mode == "max":
-            unit = min(max(value, 0.0), 1.0) / 1.001 if value <= 1.0 else value / (1.0 + value)
+            unit = min(max(value, 0.0), 1.0) / 1.001
         else:
             unit = 1.0 / (1.0 + max(value, 0.0)) / 1.001
         ranked = level + unit
