@@ -166,15 +166,28 @@ def _loss_and_grad(
 # ----------------------------------------------------------------------------- methods
 
 
-def _greedy(cols: np.ndarray, y: np.ndarray, task: str, n_iter: int) -> np.ndarray:
-    """Caruana ensemble selection with replacement; ties go to the lowest index."""
+def _greedy(P: np.ndarray, cols: np.ndarray, y: np.ndarray, task: str, n_iter: int) -> np.ndarray:
+    """Caruana ensemble selection with replacement, on the task's own metric.
+
+    Each step adds the member that gives the best accuracy (classification) or the lowest
+    MSE (regression); among candidates with equal accuracy the lower log loss wins, then the
+    lowest index. Selecting on accuracy rather than log loss keeps the most accurate members:
+    nets trained with label smoothing are under-confident, so a log-loss greedy would drop them
+    for better-calibrated but less accurate members.
+    """
     counts = np.zeros(cols.shape[0], dtype=np.int64)
-    running = np.zeros(cols.shape[1])
+    running_cols = np.zeros(cols.shape[1])
+    running = np.zeros(P.shape[1:]) if task == "classification" else None
     for step in range(1, n_iter + 1):
-        losses = _loss_rows((running + cols) / step, y, task)
-        best = int(np.argmin(losses))
+        losses = _loss_rows((running_cols + cols) / step, y, task)
+        if running is None:
+            best = int(np.argmin(losses))
+        else:  # argmax of the summed probabilities is the argmax of their mean
+            accuracy = np.mean(np.argmax(running + P, axis=-1) == y, axis=-1)
+            best = int(np.lexsort((np.arange(len(losses)), losses, -accuracy))[0])
+            running += P[best]
         counts[best] += 1
-        running += cols[best]
+        running_cols += cols[best]
     return counts / n_iter
 
 
@@ -245,7 +258,7 @@ def fit_weights(
         return _normalise_user_weights(weights, m)
     cols = _member_columns(P, y, task)
     if method == "greedy":
-        return _greedy(cols, y, task, int(n_iter))
+        return _greedy(P, cols, y, task, int(n_iter))
     return _optimize(cols, y, task)
 
 

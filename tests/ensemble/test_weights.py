@@ -151,6 +151,40 @@ def test_greedy_picks_the_clearly_best_member(kind: str) -> None:
     assert w[1] >= 0.9
 
 
+def _smoothed_and_confident_members(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Member 0: right on 97% of rows but under-confident (as label smoothing makes a net);
+    member 1: right on 88% of rows and confident, so its log loss is the lower one."""
+    rng = np.random.default_rng(seed)
+    n_classes = 10
+    y = _labels(rng, n_classes)
+
+    def member(accuracy: float, top: float) -> np.ndarray:
+        guess = np.where(rng.random(len(y)) < accuracy, y, (y + rng.integers(1, n_classes, len(y))) % n_classes)
+        probs = np.full((len(y), n_classes), (1.0 - top) / (n_classes - 1))
+        probs[np.arange(len(y)), guess] = top
+        return probs
+
+    return np.stack([member(0.97, 0.3), member(0.88, 0.95)]), y
+
+
+def test_greedy_selects_on_accuracy_and_keeps_the_accurate_under_confident_member() -> None:
+    P, y = _smoothed_and_confident_members()
+    accuracy = [accuracy_score(y, member.argmax(axis=1)) for member in P]
+    assert log_loss(y, P[0], labels=range(10)) > log_loss(y, P[1], labels=range(10))  # the trap
+    w = fit_weights(P, y, task="classification", method="greedy")
+    assert w[0] > w[1]
+    ensemble = weighted_average(P, w)
+    assert accuracy_score(y, ensemble.argmax(axis=1)) >= max(accuracy)
+
+
+def test_greedy_breaks_accuracy_ties_by_log_loss() -> None:
+    P, y = _classification_members(3)
+    sharper = softmax(np.log(P[3]) * 2.0, axis=1)  # same argmax (same accuracy), lower log loss
+    assert log_loss(y, sharper) < log_loss(y, P[3])
+    w = fit_weights(np.stack([P[3], sharper]), y, task="classification", method="greedy", n_iter=1)
+    np.testing.assert_array_equal(w, [0.0, 1.0])
+
+
 def _train_val_members(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Two honest members and one that memorised the training rows (random on validation)."""
     rng = np.random.default_rng(seed)
