@@ -23,6 +23,9 @@ TRIAL_MODULES = ("torch", "ray.tune", "rayboost.tuning._trainable", "torch._dyna
 """What a trial process imports (about 3.5 s on one core): preloaded by an embedded local Ray.
 torch._dynamo is what the first optimizer a process builds imports (about 1 s)."""
 
+IDLE_WORKER_KEEP_MS = 300_000
+"""How long the embedded Ray keeps an idle worker it would otherwise kill (Ray's default: 1 s)."""
+
 
 def connect(cfg: RayConfig) -> bool:
     """Start or join Ray; returns True when this call started it (so the caller shuts it down)."""
@@ -40,8 +43,14 @@ def connect(cfg: RayConfig) -> bool:
             log_to_driver=False,
             configure_logging=True,
             # Ray starts a worker per CPU at once; these import the trial's modules while the
-            # driver loads and splits the data, so the first trials start without import delay
-            _system_config={"preload_python_modules": list(TRIAL_MODULES)},
+            # driver loads and splits the data, so the first trials start without import delay.
+            # Ray kills a worker idle for 1 s once no CPU is free, and the trials' placement
+            # groups take every CPU a moment before the trial actors ask for workers: with
+            # the default, the preloaded workers were often killed in that gap.
+            _system_config={
+                "preload_python_modules": list(TRIAL_MODULES),
+                "idle_worker_killing_time_threshold_ms": IDLE_WORKER_KEEP_MS,
+            },
         )
     return True
 
