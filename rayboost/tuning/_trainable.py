@@ -1,12 +1,16 @@
 """The Tune trial: build a net, train it epoch by epoch, checkpoint and report between epochs.
 
 A trial keeps its own checkpoint and epoch records in the experiment folder (shared storage on a
-multi-node cluster): after an epoch it first appends the epoch's record (and saves the best
-epoch's weights and validation predictions when this epoch is the best), then replaces its
+multi-node cluster): after an epoch it first appends the epoch's record, then replaces its
 checkpoint when ``checkpoint_every_s`` has passed since the last one, then reports to Tune when
-the report can matter (see :func:`train_trial`). A trial that Tune restarts — after its node died, or when a stopped experiment is resumed —
-continues from that checkpoint: it repeats at most ``checkpoint_every_s`` of training, and
-readers keep the last record per trial and epoch, so no epoch is lost or counted twice.
+the report can matter (see :func:`train_trial`). The best epoch's weights and validation
+predictions are written with each checkpoint, before each report and at the end, so a trial
+that finishes or that the scheduler stops leaves the weights its records call best.
+
+A trial that Tune restarts (after its node died, or when a stopped experiment is resumed)
+continues from that checkpoint and writes the checkpoint's best weights again: it repeats at
+most ``checkpoint_every_s`` of training, and readers keep the last record per trial and epoch,
+so no epoch is lost or counted twice.
 """
 
 from __future__ import annotations
@@ -113,6 +117,7 @@ def train_trial(
     epochs = min(int(config["epochs"]), max_epochs)
     last_checkpoint = last_report = time.monotonic()
     rungs = frozenset(report_epochs)
+    unsaved_best = False
     while trainer.epoch < epochs:
         record = trainer.run_epoch()
         finished = record["patience_stop"] or record["diverged"] or trainer.epoch >= epochs
@@ -121,16 +126,22 @@ def train_trial(
             trial_id=trial_id, time=time.time(), n_params=trainer.n_params, madds=trainer.madds, node_id=node_id,
             final=finished,  # the trial ends itself; anything else stopped it early
         )  # fmt: skip
-        if record["best_epoch"] == trainer.epoch:  # keep the best epoch's weights and predictions
-            _save_best(trainer, paths, trial_id)
+        unsaved_best = unsaved_best or record["best_epoch"] == trainer.epoch
         append_jsonl(paths.trial_epochs(trial_id), record)
+        checkpoint = not finished and time.monotonic() - last_checkpoint >= checkpoint_every_s
+        report = finished or trainer.epoch in rungs or time.monotonic() - last_report >= report_every_s
+        if unsaved_best and (finished or checkpoint or report):
+            # the best epoch's weights and predictions, written before anything that may end the
+            # trial (a report: the scheduler may stop it) and with every checkpoint
+            _save_best(trainer, paths, trial_id)
+            unsaved_best = False
         if finished:  # a marker, so a restore that thinks it still runs does not train it again
             marker = {"params": dict(config), "finished": True, "record": json.dumps(record, default=str)}
             _save_atomic(marker, state_file)
-        elif time.monotonic() - last_checkpoint >= checkpoint_every_s:
+        elif checkpoint:
             _save_atomic({**trainer.state_dict(), "params": dict(config)}, state_file)
             last_checkpoint = time.monotonic()
-        if finished or trainer.epoch in rungs or time.monotonic() - last_report >= report_every_s:
+        if report:
             tune.report(record)
             last_report = time.monotonic()
         if finished:

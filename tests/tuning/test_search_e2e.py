@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import rayboost
-from rayboost.data import Split
+from rayboost.config import config_from_dict
+from rayboost.data import Split, load_dataset
 
 pytestmark = pytest.mark.usefixtures("local_ray")
 
@@ -30,11 +31,16 @@ def test_hyperopt_asha_on_digits(tmp_path):
     assert summary["best_trial_id"] in set(trials["trial_id"])
     assert summary["best_val_accuracy"] == pytest.approx(trials["best_val_accuracy"].max())
     assert 0.0 <= summary["test"]["accuracy"] <= 1.0
-    # every kept trial has its best-epoch weights and validation predictions
-    for trial_id in trials["trial_id"]:
+    # every kept trial, finished or stopped by ASHA, has its best epoch's weights and
+    # validation predictions: the saved predictions score what its records call best
+    dataset = load_dataset(config_from_dict(exp.config).data)
+    y_val = dataset.y[Split.load(exp.paths.split).val]
+    for trial_id, best in zip(trials["trial_id"], trials["best_val_accuracy"], strict=True):
+        assert exp.paths.trial_model(trial_id).exists()
         pred = np.load(exp.paths.trial_val_pred(trial_id))
         assert pred.shape == (summary["split_sizes"]["val"], 10)
         np.testing.assert_allclose(pred.sum(axis=1), 1.0, atol=1e-5)
+        assert np.mean(pred.argmax(axis=1) == y_val) == pytest.approx(best)
 
 
 def test_grid_covers_every_bn_placement_and_conv_kind(tmp_path):
