@@ -170,6 +170,32 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+_CELL_CHARS = 60
+
+
+def _one_line(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    text = " ".join(value.split())
+    return text if len(text) <= _CELL_CHARS else text[: _CELL_CHARS - 1] + "…"
+
+
+def _compact_jobs(jobs: Any) -> Any:
+    """The jobs table for a terminal: times in UTC to the second, each text cell on one short line
+    (``--format csv`` or ``json`` keep the full entrypoint and message)."""
+    import pandas as pd
+
+    jobs = jobs.copy()
+    for column in ("start_time", "end_time"):
+        if column in jobs:  # Ray gives milliseconds since the epoch
+            stamps = pd.to_datetime(jobs[column], unit="ms", utc=True, errors="coerce")
+            jobs[column] = stamps.dt.tz_convert(None).dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
+    for column in ("entrypoint", "message"):
+        if column in jobs:
+            jobs[column] = jobs[column].map(_one_line)
+    return jobs
+
+
 def _cmd_jobs(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -179,7 +205,8 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     if args.action != "list" and not args.job_id:
         raise RayboostError(f"rayboost jobs {args.action} needs a JOB_ID; list them with `rayboost jobs list`")
     if args.action == "list":
-        print(render(pd.DataFrame(tuning.list_jobs(args.address)), args.format))
+        jobs = pd.DataFrame(tuning.list_jobs(args.address))
+        print(render(_compact_jobs(jobs) if args.format == "table" else jobs, args.format))
     elif args.action == "status":
         print(render(pd.DataFrame([tuning.job_status(args.address, args.job_id)]), args.format))
     elif args.action == "logs":

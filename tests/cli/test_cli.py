@@ -132,3 +132,22 @@ def test_stage_entrypoints_tune_then_ensemble(tmp_path):
         assert out.returncode == 0, (script, out.stderr[-3000:])
         assert json.loads((tmp_path / "staged" / "experiment.json").read_text())["stages"] == stages
     assert (tmp_path / "staged" / "ensemble" / "ensemble.json").exists()
+
+
+def test_jobs_table_puts_each_job_on_one_short_line():
+    import pandas as pd
+
+    from rayboost.cli._main import _compact_jobs
+
+    jobs = pd.DataFrame(
+        [
+            {"job_id": "raysubmit_1", "status": "FAILED", "start_time": 1_795_736_634_348, "end_time": None,
+             "entrypoint": "python jobs/run.py " + "x" * 100,
+             "message": "Job entrypoint command failed with exit code 2,\nlast available logs:\n  Traceback ..."},
+        ]
+    )  # fmt: skip
+    row = _compact_jobs(jobs).iloc[0]
+    assert row["start_time"] == "2026-11-26 23:43:54" and row["end_time"] == ""
+    assert "\n" not in row["message"] and row["message"].startswith("Job entrypoint command failed with exit code 2, last")
+    assert len(row["entrypoint"]) == 60 and row["entrypoint"].endswith("…")
+    assert jobs.iloc[0]["entrypoint"].endswith("x" * 100)  # the caller's frame is untouched
