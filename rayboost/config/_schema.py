@@ -47,8 +47,9 @@ class SearchConfig:
     time_budget_s: float | None = None
     checkpoint_every_s: float = 5.0
     """A trial saves its training state between epochs at most this often (0: after every
-    epoch). Epoch records and the best epoch's model are written after every epoch; a restored
-    trial repeats at most this many seconds of training."""
+    epoch). Epoch records are written after every epoch, the best epoch's model with each
+    checkpoint, before each report to Tune and at the end; a restored trial repeats at most
+    this many seconds of training."""
     max_concurrent_trials: int | None = None
     """Default: as many trials as the cluster's CPUs/GPUs fit at once."""
     n_initial_points: int | None = None

@@ -11,6 +11,7 @@ from typing import Any
 import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
 from rayboost._layout import ExperimentPaths
 from rayboost.config import Config
@@ -39,6 +40,19 @@ def _quiet_tune() -> None:
 
 REPORT_EVERY_S = 2.0
 """A trial reports to Tune at ASHA's rungs, at its end, and at least this often (progress)."""
+
+
+def _limited(search_alg: Any, limit: int) -> Any:
+    """The search algorithm with its concurrency limit inside it.
+
+    Tune's ``max_concurrent_trials`` only wraps a ``Searcher``: with the generator behind grid,
+    random and manual search it is ignored (with a warning). The limit also travels with the
+    algorithm into Tune's saved state, so a resumed experiment keeps it.
+    """
+    if isinstance(search_alg, BasicVariantGenerator):
+        search_alg.max_concurrent = limit
+        return search_alg
+    return ConcurrencyLimiter(search_alg, max_concurrent=limit)
 
 
 def asha_rungs(cfg: Config) -> tuple[int, ...]:
@@ -146,10 +160,9 @@ def _new_round(
             # how TPE ranks a trial ASHA stopped is search.stopped_trials (see _space._TPE).
             metric="objective",
             mode=mode,
-            search_alg=plan.search_alg,
+            search_alg=_limited(plan.search_alg, min(cfg.search.max_concurrent_trials or slots, plan.n_trials)),
             scheduler=scheduler,
             num_samples=plan.num_samples,
-            max_concurrent_trials=min(cfg.search.max_concurrent_trials or slots, plan.n_trials),
             time_budget_s=cfg.search.time_budget_s,
             reuse_actors=True,
         ),
