@@ -90,7 +90,8 @@ class EnsembleConfig:
     """Nets from the best distinct trials that become members."""
     method: Literal["greedy", "optimize", "uniform", "weights"] = "greedy"
     """How weights are fit on validation predictions: Caruana ``greedy`` selection with
-    replacement on accuracy (ties: log loss) or MSE, ``optimize`` (min log loss / MSE),
+    replacement on accuracy (ties: log loss) or MSE, stopped at its earliest step with the best
+    validation score, ``optimize`` (min log loss / MSE),
     ``uniform``, or user ``weights``."""
     weights: dict[str, float] = field(default_factory=dict)
     """``method=weights``: weight per member name (net_1, net_2, ..., xgboost, linear); unlisted → 0."""

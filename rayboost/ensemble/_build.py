@@ -91,8 +91,12 @@ def fit_ensemble(
     )  # fmt: skip
     metric = "accuracy" if task == "classification" else "rmse"
     sign = 1.0 if task == "classification" else -1.0
-    # the best member is chosen the honest way: by its validation score
-    best = max(range(len(members)), key=lambda i: sign * rows[i][f"val_{metric}"])
+    # the best member is chosen the honest way: by its validation score (ties: validation
+    # log loss, then the first listed), as the greedy weights pick their first member
+    def rank(i: int) -> tuple[float, float, int]:
+        return (sign * rows[i][f"val_{metric}"], -rows[i].get("val_log_loss", 0.0), -i)
+
+    best = max(range(len(members)), key=rank)
     ci = bootstrap_diff_ci(ens_test, P_test[best], y_test, task=task, seed=seed)
     summary = {
         "method": method,

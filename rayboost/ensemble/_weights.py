@@ -174,21 +174,30 @@ def _greedy(P: np.ndarray, cols: np.ndarray, y: np.ndarray, task: str, n_iter: i
     lowest index. Selecting on accuracy rather than log loss keeps the most accurate members:
     nets trained with label smoothing are under-confident, so a log-loss greedy would drop them
     for better-calibrated but less accurate members.
+
+    The result is the ensemble of the earliest step with the best validation accuracy (MSE), as
+    Caruana et al. pick the step that scores best on the hill-climbing set: the best single
+    member (step 1) stays alone unless adding members improves validation accuracy.
     """
     counts = np.zeros(cols.shape[0], dtype=np.int64)
     running_cols = np.zeros(cols.shape[1])
     running = np.zeros(P.shape[1:]) if task == "classification" else None
+    best_score, best_counts = -np.inf, counts
     for step in range(1, n_iter + 1):
         losses = _loss_rows((running_cols + cols) / step, y, task)
         if running is None:
-            best = int(np.argmin(losses))
+            pick = int(np.argmin(losses))
+            score = -losses[pick]
         else:  # argmax of the summed probabilities is the argmax of their mean
             accuracy = np.mean(np.argmax(running + P, axis=-1) == y, axis=-1)
-            best = int(np.lexsort((np.arange(len(losses)), losses, -accuracy))[0])
-            running += P[best]
-        counts[best] += 1
-        running_cols += cols[best]
-    return counts / n_iter
+            pick = int(np.lexsort((np.arange(len(losses)), losses, -accuracy))[0])
+            score = accuracy[pick]
+            running += P[pick]
+        counts[pick] += 1
+        running_cols += cols[pick]
+        if score > best_score:
+            best_score, best_counts = score, counts.copy()
+    return best_counts / best_counts.sum()
 
 
 def _clean(w: np.ndarray) -> np.ndarray:

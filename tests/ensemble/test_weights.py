@@ -119,10 +119,31 @@ def test_weights_are_a_distribution(kind: str, method: str) -> None:
         np.testing.assert_allclose(w, [1 / 6, 2 / 6, 0.0, 3 / 6])
 
 
-def test_greedy_weights_are_counts_over_n_iter() -> None:
+def test_greedy_weights_are_counts_over_the_chosen_number_of_steps() -> None:
     P, y = _classification_members(3)
     w = fit_weights(P, y, task="classification", method="greedy", n_iter=20)
-    np.testing.assert_allclose(w * 20, np.round(w * 20), atol=1e-12)
+    steps = [s for s in range(1, 21) if np.allclose(w * s, np.round(w * s), atol=1e-9)]
+    assert steps, w
+    ensemble = weighted_average(P, w)
+    best_single = max(accuracy_score(y, member.argmax(axis=1)) for member in P)
+    assert accuracy_score(y, ensemble.argmax(axis=1)) >= best_single  # step 1 is the best member
+
+
+def test_greedy_keeps_the_best_member_alone_when_adding_members_does_not_help_accuracy() -> None:
+    rng = np.random.default_rng(3)
+    n_classes = 5
+    y = _labels(rng, n_classes)
+    guess = np.where(rng.random(len(y)) < 0.9, y, (y + 1) % n_classes)
+
+    def member(top: float) -> np.ndarray:  # the same guesses, more or less confident
+        probs = np.full((len(y), n_classes), (1.0 - top) / (n_classes - 1))
+        probs[np.arange(len(y)), guess] = top
+        return probs
+
+    timid, sure = member(0.4), member(0.95)
+    assert log_loss(y, (timid + sure) / 2) < log_loss(y, timid)  # a mix would lower the log loss ...
+    w = fit_weights(np.stack([sure, timid]), y, task="classification", method="greedy")
+    assert np.count_nonzero(w) == 1  # ... but not the accuracy: the first member picked stays alone
 
 
 def test_greedy_tie_break_is_lowest_index() -> None:
