@@ -81,6 +81,14 @@ def markdown(doc: dict[str, Any]) -> str:
         + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU"),
         f"- load average (1/5/15 min) before {doc['load_average']['before']}, after {doc['load_average']['after']}",
         f"- finished {doc['finished_at']}, {doc['duration_s']:.0f} s",
+    ]
+    if doc.get("updated_entries") and doc.get("kept_from"):
+        kept = doc["kept_from"]
+        lines.append(
+            f"- this run re-ran {', '.join(doc['updated_entries'])}; the other entries come from the "
+            f"run that finished {kept.get('finished_at')} ({kept.get('duration_s') or 0:.0f} s)"
+        )
+    lines += [
         "",
         "| entry | metric | value | goal | result |",
         "|---|---|---|---|---|",
@@ -161,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
             previous = json.loads(path.read_text())
             doc["entries"] = {**previous.get("entries", {}), **entries}
             doc["updated_entries"] = names
+            # where the kept entries come from: the run that last wrote them all
+            doc["kept_from"] = previous.get("kept_from") or {
+                "finished_at": previous.get("finished_at"),
+                "duration_s": previous.get("duration_s"),
+            }
         except (OSError, ValueError):
             pass
         doc["entries"] = {n: doc["entries"][n] for n in ENTRIES if n in doc["entries"]}

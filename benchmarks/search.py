@@ -7,7 +7,8 @@ told apart there (``dataset="digits"`` still runs that setup); the 28×28 task l
 (best validation accuracy around 0.8).
 
 Why 32 trials: with 16, TPE (4 random points, then 12 guided ones) had the heavier lower tail
-and lost to random by median on seeds 5–9 (−2.75 to −6.5 points over four runs). After one
+and lost to random by median on seeds 5–9 (−2.75 points; ASHA grace period 2: −5.75; every
+third suggestion random: −6.5). After one
 epoch (ASHA's first rung) nearly every net on this task is at chance, so which of the first
 trials ASHA promotes is luck, and TPE's model had too few trials to recover from that. With 32
 trials on the same seeds 5–9 TPE won 4 of 5 (+5.0 points by median); 32 was chosen there and
