@@ -23,6 +23,7 @@ from rayboost.models import default_params, resolve_space, validate_params
 
 __all__ = ["SearchPlan", "plan_search"]
 
+
 class _TPE(HyperOptSearch):
     """HyperOpt's TPE, told deliberately about trials that ASHA stopped early.
 

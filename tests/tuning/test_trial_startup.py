@@ -30,6 +30,17 @@ def test_package_names_still_resolve_lazily():
         _ = tuning.nope
 
 
+@pytest.mark.parametrize("package", ["rayboost.data", "rayboost.models", "rayboost.results", "rayboost.tuning"])
+def test_each_lazy_export_is_listed_once_and_is_the_name_in_its_module(package):
+    import importlib
+
+    module = importlib.import_module(package)
+    exports = module._EXPORTS
+    assert sorted(module.__all__) == sorted(exports)  # the two lists name the same things
+    for name, source in exports.items():
+        assert getattr(module, name) is getattr(importlib.import_module(source), name)
+
+
 @pytest.mark.usefixtures("local_ray")
 def test_the_embedded_ray_preloads_the_trial_module_in_its_workers():
     import ray
