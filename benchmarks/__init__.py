@@ -1,7 +1,7 @@
 """rayboost's benchmark suite: speed and quality claims, measured (``python -m benchmarks``).
 
-One module per comparison (overhead, asha, search, sepconv, batchnorm, ensemble, gpu); each has
-``run(quick: bool) -> dict`` returning ``{"metrics", "goals", "details"}``. See
+One module per comparison (overhead, asha, search, sepconv, batchnorm, ensemble, nets, gpu);
+each has ``run(quick: bool) -> dict`` returning ``{"metrics", "goals", "details"}``. See
 ``benchmarks/README.md`` for what each entry times and why.
 """
 
@@ -13,4 +13,4 @@ import os
 os.environ["RAY_AUTH_MODE"] = "disabled"
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
-ENTRIES = ("overhead", "asha", "search", "sepconv", "batchnorm", "ensemble", "gpu")
+ENTRIES = ("overhead", "asha", "search", "sepconv", "batchnorm", "ensemble", "nets", "gpu")

@@ -75,7 +75,7 @@ def _check_resumable(old: Config, new: Config, paths: ExperimentPaths) -> None:
                 f"{key}: experiment {paths.name!r} ran with {before.get(key)!r}, not {after.get(key)!r}; "
                 "resume with the same value or choose a new name with --set name=..."
             )
-    if new.search.num_samples < old.search.num_samples:
+    if old.search.num_samples is not None and (new.search.num_samples or 0) < old.search.num_samples:
         raise ConfigError(
             f"search.num_samples: {paths.name!r} already planned {old.search.num_samples} trials; "
             "a resume may raise the budget, not lower it"
@@ -109,7 +109,7 @@ def run(
     family = _family(cfg, dataset)
     from rayboost import tuning  # imports Ray: only the scheduling step needs it
 
-    plan = tuning.plan_search(cfg.search, family, dataset.task, cfg.seed)
+    plan = tuning.plan_search(cfg.search, family, dataset.task, cfg.seed, timed=cfg.search.time_budget_s is not None)
     name = cfg.name or f"{dataset.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     cfg = dataclasses.replace(cfg, name=name)
     storage = Path(cfg.storage).expanduser() if cfg.storage else default_storage()
@@ -131,12 +131,30 @@ def run(
 
     started_ray = tuning.connect(cfg.ray)
     try:
-        slots = tuning.check_resources(cfg.resources, tuning.cluster_shape())
+        shape = tuning.cluster_shape()
+        slots = tuning.check_resources(cfg.resources, shape)
         tuning.check_shared_storage(storage)
-        return _run_experiment(cfg, dataset, split, family, plan, slots, paths, stages, started, verbose)
+        budget_s = _time_budget_s(cfg, dataset, sum(shape.node_cpus))
+        return _run_experiment(cfg, dataset, split, family, plan, slots, paths, stages, started, verbose, budget_s)
     finally:
         if started_ray:
             tuning.disconnect()
+
+
+def _time_budget_s(cfg: Config, dataset: Dataset, cpus: float) -> float | None:
+    """The run's time budget in seconds: ``search.time_budget_s``, sized for the data when
+    ``auto`` (see :func:`rayboost.tuning.auto_time_budget_s`), or None."""
+    from rayboost import tuning
+
+    budget = cfg.search.time_budget_s
+    if budget == "auto":
+        features = int(np.prod(dataset.input_shape))
+        return tuning.auto_time_budget_s(len(dataset.y), features, cpus)
+    return None if budget is None else float(budget)
+
+
+ENSEMBLE_RESERVE = (0.05, 30.0)
+"""Of the time budget, the ensemble stage keeps this fraction, at most this many seconds."""
 
 
 def resume(name: str, storage: str | Path | None = None, overrides: list[str] | None = None, verbose: bool = True) -> Experiment:
@@ -167,6 +185,7 @@ def _run_experiment(
     stages: tuple[str, ...],
     started: float,
     verbose: bool,
+    budget_s: float | None = None,
 ) -> Experiment:
     from rayboost import tuning
 
@@ -175,7 +194,8 @@ def _run_experiment(
     if paths.meta.exists():
         meta = read_json(paths.meta)
         scaler = Scaler.from_dict(read_json(paths.scaler))
-        if cfg.search.num_samples > meta.get("tuned_samples", cfg.search.num_samples):
+        tuned = meta.get("tuned_samples")
+        if cfg.search.num_samples is not None and tuned is not None and cfg.search.num_samples > tuned:
             # a raised budget reopens tuning, then the ensemble
             meta["stages"] = {s: False for s in STAGES}
         if verbose:
@@ -210,7 +230,13 @@ def _run_experiment(
         missing = [k for k in kinds if not (paths.member_dir(k) / "val_pred.npy").exists()]
         member_refs = tuning.start_members(cfg, data_ref, missing)  # XGBoost/linear beside the trials
         if "tune" in stages and not meta["stages"]["tune"]:
-            outcome = tuning.tune_nets(cfg, plan, data_ref, family, metric, mode, slots, paths, verbose=verbose)
+            deadline = None
+            if budget_s is not None:  # the ensemble stage is part of the budget
+                fraction, most = ENSEMBLE_RESERVE
+                deadline = started + budget_s - min(fraction * budget_s, most)
+            outcome = tuning.tune_nets(
+                cfg, plan, data_ref, family, metric, mode, slots, paths, verbose=verbose, deadline=deadline
+            )
             stages_done = {**meta["stages"], "tune": True}
             meta = _write_meta(
                 paths, meta, stages=stages_done, tuned_samples=cfg.search.num_samples, tune_trial_ids=outcome.all_ids
@@ -222,6 +248,8 @@ def _run_experiment(
             np.save(paths.member_dir(fitted.kind) / "val_pred.npy", fitted.val_pred)
         experiment = Experiment(paths)
         summary = _select_and_test(experiment, cfg, dataset, split, scaler, family)
+        summary["time_budget_s"] = budget_s
+        summary["asha_rungs"] = list(tuning.asha_rungs(cfg)) if cfg.search.scheduler == "asha" else []
         if want_members:
             extra = [_load_member(paths, kind, kind) for kind in kinds]
             members = _net_members(experiment, cfg.ensemble.top_k, dataset, split, family) + extra

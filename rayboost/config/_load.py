@@ -63,7 +63,14 @@ def _coerce(key: str, tp: Any, value: Any) -> Any:
                 return _coerce(key, option, value)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0])
+        if len(options) == 1:
+            raise ConfigError(errors[0])
+        kinds = {float: "a number", int: "an integer", str: "a string", bool: "true or false"}
+        wanted = [
+            f"one of: {', '.join(map(str, typing.get_args(o)))}" if typing.get_origin(o) is Literal else kinds.get(o, str(o))
+            for o in options
+        ]
+        raise ConfigError(f"{key}: expected {' or '.join(wanted)}, got {value!r}")
     if origin is Literal:
         if value not in args:
             allowed = ", ".join(str(a) for a in args)
@@ -150,19 +157,21 @@ def _check(config: Config) -> None:
             raise ConfigError(f"data.{key}: must be between 0 and 0.5, got {getattr(data, key)}")
     search: SearchConfig = config.search
     for key in ("num_samples", "max_epochs", "grace_period"):
-        if getattr(search, key) < 1:
+        if getattr(search, key) is not None and getattr(search, key) < 1:
             raise ConfigError(f"search.{key}: must be at least 1, got {getattr(search, key)}")
     if search.reduction_factor < 2:
         raise ConfigError(f"search.reduction_factor: must be at least 2, got {search.reduction_factor}")
-    if search.grace_period > search.max_epochs:
+    if search.grace_period is not None and search.grace_period > search.max_epochs:
         raise ConfigError(
             f"search.grace_period ({search.grace_period}) exceeds search.max_epochs ({search.max_epochs})"
         )
+    if search.portfolio is not None and search.portfolio < 0:
+        raise ConfigError(f"search.portfolio: must be 0 (none) or more, got {search.portfolio}")
     if search.checkpoint_every_s < 0:
         raise ConfigError(
             f"search.checkpoint_every_s: must be 0 (every epoch) or more, got {search.checkpoint_every_s}"
         )
-    if search.time_budget_s is not None and search.time_budget_s <= 0:
+    if isinstance(search.time_budget_s, float) and search.time_budget_s <= 0:
         raise ConfigError(f"search.time_budget_s: must be positive, got {search.time_budget_s}")
     if search.max_concurrent_trials is not None and search.max_concurrent_trials < 1:
         raise ConfigError("search.max_concurrent_trials: must be at least 1")

@@ -41,10 +41,15 @@ class ModelConfig:
 class SearchConfig:
     algorithm: Literal["hyperopt", "random", "grid", "manual"] = "hyperopt"
     scheduler: Literal["asha", "fifo"] = "asha"
-    num_samples: int = 16
-    """Trials to run (hyperopt/random). Grid and manual run one trial per point."""
+    num_samples: int | None = None
+    """Trials to run (hyperopt/random): default as many as ``time_budget_s`` allows (16 when the
+    budget is null). Grid and manual run one trial per point."""
     max_epochs: int = 20
-    time_budget_s: float | None = None
+    time_budget_s: float | Literal["auto"] | None = "auto"
+    """Seconds from the start of the run: no trial starts that would not finish within them
+    (judged from the epochs run so far), and the search ends at them, before the ensemble.
+    ``auto`` sizes the budget for the data: 600 s for 5,000 28×28 images on 2 CPUs, in
+    proportion to rows × features / CPUs, between 60 s and 1 h. Null: no budget."""
     checkpoint_every_s: float = 5.0
     """A trial saves its training state between epochs at most this often (0: after every
     epoch). Epoch records are written after every epoch, the best epoch's model with each
@@ -58,10 +63,18 @@ class SearchConfig:
     """What HyperOpt's TPE learns from a trial ASHA stopped early: ``rung`` ranks it below every
     trial that got further (then by score), ``best`` takes its best score so far as final,
     ``ignore`` leaves it out."""
-    grace_period: int = 1
+    grace_period: int | None = None
+    """ASHA's first rung in epochs; default max_epochs / reduction_factor², rounded up, so that
+    trials are first compared once learning curves have separated."""
     reduction_factor: int = 3
+    space_preset: Literal["default", "wide"] = "default"
+    """``default``: the ranges in which nets train; ``wide``: every option of the lecture."""
+    portfolio: int | None = None
+    """The first trials (hyperopt/random) run known-good configurations of the family, fitted
+    into the search space: this many of them (default 3, or a quarter of ``num_samples``, at
+    least 1); 0: none."""
     space: dict[str, Any] = field(default_factory=dict)
-    """Overrides of the default search space, per hyperparameter."""
+    """Overrides of the search space (of ``space_preset``), per hyperparameter."""
     grid: dict[str, list[Any]] = field(default_factory=dict)
     """Grid search: values per hyperparameter (the rest stay at their defaults)."""
     manual: list[dict[str, Any]] = field(default_factory=list)

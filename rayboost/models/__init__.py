@@ -13,8 +13,10 @@ if TYPE_CHECKING:
     from rayboost.models._layers import (
         ACTIVATIONS,
         BN_PLACEMENTS,
+        ConvStage,
         ConvUnit,
         DenseUnit,
+        ResidualDense,
         SeparableConv2d,
     )
     from rayboost.models._linear import LinearModel
@@ -22,14 +24,24 @@ if TYPE_CHECKING:
     from rayboost.models._nets import CNN, MLP, build_net, init_weights
     from rayboost.models._params import (
         FAMILIES,
+        SPACE_PRESETS,
         Param,
         default_params,
         param_specs,
+        portfolio,
         resolve_space,
         validate_params,
     )
     from rayboost.models._saved import NetModel
-    from rayboost.models._train import NetTrainer, metric_name, predict_output, target_scaling
+    from rayboost.models._train import (
+        NetTrainer,
+        lr_at,
+        metric_name,
+        predict_output,
+        shift_images,
+        shift_pixels,
+        target_scaling,
+    )
     from rayboost.models._xgboost import XGBoostModel
 
 _EXPORTS = {
@@ -39,12 +51,15 @@ _EXPORTS = {
     "FAMILIES": "rayboost.models._params",
     "MEMBER_KINDS": "rayboost.models._kinds",
     "MLP": "rayboost.models._nets",
+    "ConvStage": "rayboost.models._layers",
     "ConvUnit": "rayboost.models._layers",
     "DenseUnit": "rayboost.models._layers",
     "LinearModel": "rayboost.models._linear",
     "NetModel": "rayboost.models._saved",
     "NetTrainer": "rayboost.models._train",
     "Param": "rayboost.models._params",
+    "ResidualDense": "rayboost.models._layers",
+    "SPACE_PRESETS": "rayboost.models._params",
     "SeparableConv2d": "rayboost.models._layers",
     "XGBoostModel": "rayboost.models._xgboost",
     "build_net": "rayboost.models._nets",
@@ -52,10 +67,14 @@ _EXPORTS = {
     "count_params": "rayboost.models._measure",
     "default_params": "rayboost.models._params",
     "init_weights": "rayboost.models._nets",
+    "lr_at": "rayboost.models._train",
     "metric_name": "rayboost.models._train",
     "param_specs": "rayboost.models._params",
+    "portfolio": "rayboost.models._params",
     "predict_output": "rayboost.models._train",
     "resolve_space": "rayboost.models._params",
+    "shift_images": "rayboost.models._train",
+    "shift_pixels": "rayboost.models._train",
     "target_scaling": "rayboost.models._train",
     "validate_params": "rayboost.models._params",
 }
@@ -64,15 +83,18 @@ __all__ = [
     "ACTIVATIONS",
     "BN_PLACEMENTS",
     "CNN",
-    "FAMILIES",
-    "MEMBER_KINDS",
-    "MLP",
+    "ConvStage",
     "ConvUnit",
     "DenseUnit",
+    "FAMILIES",
     "LinearModel",
+    "MEMBER_KINDS",
+    "MLP",
     "NetModel",
     "NetTrainer",
     "Param",
+    "ResidualDense",
+    "SPACE_PRESETS",
     "SeparableConv2d",
     "XGBoostModel",
     "build_net",
@@ -80,10 +102,14 @@ __all__ = [
     "count_params",
     "default_params",
     "init_weights",
+    "lr_at",
     "metric_name",
     "param_specs",
+    "portfolio",
     "predict_output",
     "resolve_space",
+    "shift_images",
+    "shift_pixels",
     "target_scaling",
     "validate_params",
 ]

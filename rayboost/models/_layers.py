@@ -1,11 +1,20 @@
-"""Small building blocks, one idea each: separable conv, conv unit, dense unit."""
+"""Small building blocks, one idea each: separable conv, conv unit, conv stage, dense unit."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "BN_PLACEMENTS", "ConvUnit", "DenseUnit", "SeparableConv2d", "make_activation"]
+__all__ = [
+    "ACTIVATIONS",
+    "BN_PLACEMENTS",
+    "ConvStage",
+    "ConvUnit",
+    "DenseUnit",
+    "ResidualDense",
+    "SeparableConv2d",
+    "make_activation",
+]
 
 BN_PLACEMENTS = ("before", "after", "none")
 ACTIVATIONS = {
@@ -74,3 +83,52 @@ class DenseUnit(nn.Sequential):
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         super().__init__(*layers)
+
+
+class ConvStage(nn.Module):
+    """(N, C_in, H, W) -> (N, C_out, H, W): ``convs`` conv units, with an optional shortcut.
+
+    The first unit maps C_in to C_out, the others keep C_out. With ``residual`` the stage's
+    input is added to its output: as it is when C_in = C_out, else through a 1×1 conv (and
+    BatchNorm unless ``bn`` is "none"), the projection shortcut of ResNet.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        kinds: list[str],
+        bn: str,
+        activation: str,
+        residual: bool,
+    ) -> None:
+        super().__init__()
+        units = []
+        for i, kind in enumerate(kinds):
+            units.append(ConvUnit(in_channels if i == 0 else out_channels, out_channels, kernel_size, kind, bn, activation))
+        self.units = nn.Sequential(*units)
+        self.shortcut: nn.Module | None = None
+        if residual:
+            if in_channels == out_channels:
+                self.shortcut = nn.Identity()
+            else:
+                proj: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 1, bias=bn == "none")]
+                if bn != "none":
+                    proj.append(nn.BatchNorm2d(out_channels))
+                self.shortcut = nn.Sequential(*proj)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.units(x)
+        return out if self.shortcut is None else out + self.shortcut(x)
+
+
+class ResidualDense(nn.Module):
+    """(N, D) -> (N, D): ``x + unit(x)`` for a dense unit that keeps the width."""
+
+    def __init__(self, unit: DenseUnit) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.unit(x)

@@ -1,4 +1,4 @@
-"""The two net families: a CNN of separable/standard conv blocks and a BN MLP."""
+"""The two net families: a CNN of separable/standard conv stages and a BN MLP."""
 
 from __future__ import annotations
 
@@ -8,15 +8,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from rayboost.models._layers import ConvUnit, DenseUnit
+from rayboost.models._layers import ConvStage, ConvUnit, DenseUnit, ResidualDense
 
 __all__ = ["CNN", "MLP", "build_net", "init_weights"]
 
 
 class CNN(nn.Module):
-    """(N, C, H, W) -> (N, outputs). Blocks widen ×2 and pool ×2 while the map is ≥ 2 pixels.
+    """(N, C, H, W) -> (N, outputs): stages of conv units, each followed by a 2×2 max-pool.
 
-    With ``stem="standard"`` the first block uses a standard conv whatever ``conv`` says, as in
+    Stage i has ``convs`` conv units of ``min(filters · 2^i, max(filters, max_filters))``
+    filters (an optional residual shortcut around them), then a max-pool while the map is ≥ 2
+    pixels and dropout. The head is global average pooling (``head="gap"``) or the flattened
+    map (``head="flatten"``), then a dense unit of ``head_units`` and the output layer.
+
+    With ``stem="standard"`` the first conv uses a standard conv whatever ``conv`` says, as in
     Xception and MobileNet: a depthwise conv over one or three input channels has too few
     filters to learn from (every output map is a rescaled copy of the same few depthwise maps).
     """
@@ -24,21 +29,31 @@ class CNN(nn.Module):
     def __init__(self, input_shape: tuple[int, ...], n_outputs: int, p: Mapping[str, Any]) -> None:
         super().__init__()
         channels, height, width = input_shape
-        blocks: list[nn.Module] = []
+        # params recorded before stages, shortcuts, heads and the width cap existed build the
+        # nets they trained (one conv per stage, no cap, average-pooled head) from the same keys
+        first = int(p["filters"])
+        cap = max(first, int(p.get("max_filters", 0))) if p.get("max_filters") else None
+        convs, residual = int(p.get("convs", 1)), bool(p.get("residual", False))
+        stages: list[nn.Module] = []
         for i in range(int(p["blocks"])):
-            out = int(p["filters"]) * 2**i
-            conv = "standard" if i == 0 and p["stem"] == "standard" else p["conv"]
-            blocks.append(ConvUnit(channels, out, int(p["kernel_size"]), conv, p["bn"], p["activation"]))
+            out = first * 2**i if cap is None else min(first * 2**i, cap)
+            kinds = ["standard" if i == 0 and j == 0 and p["stem"] == "standard" else p["conv"] for j in range(convs)]
+            if convs == 1 and not residual:  # the unit itself: the same modules (and state keys) as a stage of one
+                stages.append(ConvUnit(channels, out, int(p["kernel_size"]), kinds[0], p["bn"], p["activation"]))
+            else:
+                stages.append(ConvStage(channels, out, int(p["kernel_size"]), kinds, p["bn"], p["activation"], residual))
             if min(height, width) >= 2:
-                blocks.append(nn.MaxPool2d(2))
+                stages.append(nn.MaxPool2d(2))
                 height, width = height // 2, width // 2
             if p["dropout"] > 0:
-                blocks.append(nn.Dropout(float(p["dropout"])))
+                stages.append(nn.Dropout(float(p["dropout"])))
             channels = out
-        self.features = nn.Sequential(*blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1)  # (N, C, h, w) -> (N, C, 1, 1)
+        self.features = nn.Sequential(*stages)
+        # (N, C, h, w) -> (N, C) by global average pooling, or -> (N, C·h·w) flattened
+        self.pool: nn.Module = nn.AdaptiveAvgPool2d(1) if p.get("head", "gap") == "gap" else nn.Identity()
+        head_in = channels if p.get("head", "gap") == "gap" else channels * height * width
         self.head = nn.Sequential(
-            DenseUnit(channels, int(p["head_units"]), p["bn"], p["activation"], float(p["dropout"])),
+            DenseUnit(head_in, int(p["head_units"]), p["bn"], p["activation"], float(p["dropout"])),
             nn.Linear(int(p["head_units"]), n_outputs),
         )
 
@@ -47,7 +62,11 @@ class CNN(nn.Module):
 
 
 class MLP(nn.Module):
-    """(N, D) -> (N, outputs): ``layers`` dense units of ``units`` each, then a linear head."""
+    """(N, D) -> (N, outputs): ``layers`` dense units of ``units`` each, then a linear head.
+
+    With ``residual`` every unit after the first (which changes the width) adds its input to its
+    output.
+    """
 
     def __init__(self, input_shape: tuple[int, ...], n_outputs: int, p: Mapping[str, Any]) -> None:
         super().__init__()
@@ -55,8 +74,9 @@ class MLP(nn.Module):
         for size in input_shape:
             width *= int(size)
         units: list[nn.Module] = []
-        for _ in range(int(p["layers"])):
-            units.append(DenseUnit(width, int(p["units"]), p["bn"], p["activation"], float(p["dropout"])))
+        for i in range(int(p["layers"])):
+            unit = DenseUnit(width, int(p["units"]), p["bn"], p["activation"], float(p["dropout"]))
+            units.append(ResidualDense(unit) if i > 0 and p.get("residual", False) else unit)
             width = int(p["units"])
         self.body = nn.Sequential(*units)
         self.head = nn.Linear(width, n_outputs)

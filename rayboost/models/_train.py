@@ -17,9 +17,64 @@ from rayboost.data import TrialData
 from rayboost.models._measure import count_madds, count_params
 from rayboost.models._nets import build_net
 
-__all__ = ["NetTrainer", "metric_name", "predict_output", "target_scaling"]
+__all__ = ["NetTrainer", "lr_at", "metric_name", "predict_output", "shift_pixels", "shift_images", "target_scaling"]
 
 EVAL_BATCH = 2048
+ONECYCLE_WARMUP, ONECYCLE_START_DIV, ONECYCLE_FINAL_DIV = 0.25, 25.0, 1e4
+COSINE_WARMUP = 0.05
+
+
+def lr_at(schedule: str, step: int, total: int, peak: float) -> float:
+    """The learning rate of optimizer step ``step`` (0-based) of ``total`` under ``schedule``.
+
+    - ``onecycle``: from peak/25 up to ``peak`` over the first 25% of the steps (cosine), then
+      down to peak/25/1e4 at the last step (cosine), as in Smith's one-cycle policy and PyTorch's
+      ``OneCycleLR``;
+    - ``cosine``: a linear warm-up from 0 over the first 5% of the steps, then cosine to 0 at the
+      last step;
+    - ``constant``: ``peak`` throughout.
+
+    ``total`` is the trial's whole epoch budget in steps, whatever stops the trial earlier.
+    """
+    if schedule == "constant" or total <= 1:
+        return peak
+    t = min(max(step, 0), total - 1) / (total - 1)  # 0 at the first step, 1 at the last
+    if schedule == "onecycle":
+        start = peak / ONECYCLE_START_DIV
+        final = start / ONECYCLE_FINAL_DIV
+        if t < ONECYCLE_WARMUP:
+            return start + (peak - start) * (1 - math.cos(math.pi * t / ONECYCLE_WARMUP)) / 2
+        return final + (peak - final) * (1 + math.cos(math.pi * (t - ONECYCLE_WARMUP) / (1 - ONECYCLE_WARMUP))) / 2
+    if schedule == "cosine":
+        warm = max(1, round(COSINE_WARMUP * (total - 1)))
+        if step < warm:
+            return peak * (step + 1) / (warm + 1)
+        return peak * (1 + math.cos(math.pi * (step - warm) / max(total - 1 - warm, 1))) / 2
+    raise ValueError(f"unknown schedule {schedule!r}")
+
+
+def shift_pixels(input_shape: tuple[int, ...]) -> int:
+    """The largest random shift of an image: H/14 pixels rounded (2 at 28×28), at least 1."""
+    return max(1, round(min(input_shape[-2:]) / 14))
+
+
+def shift_images(x: torch.Tensor, pad: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, H, W): each image moved by its own random offset of up to ``pad``
+    pixels in each direction (edges repeated), and mirrored left-right with probability 1/2 when
+    ``flip``. Offsets are drawn from ``generator`` (on the CPU), so a checkpointed generator
+    replays them."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")  # (N, C, H + 2p, W + 2p)
+    offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(x.device)
+    rows = (offsets[0][:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # (N, 1, H, 1)
+    cols = (offsets[1][:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # (N, 1, 1, W)
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    channels = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    out = padded[batch, channels, rows, cols]
+    if flip:
+        mirror = (torch.rand(n, generator=generator) < 0.5).to(x.device)[:, None, None, None]
+        out = torch.where(mirror, out.flip(3), out)
+    return out
 
 
 def metric_name(task: str) -> str:
@@ -79,7 +134,10 @@ class NetTrainer:
         data: TrialData,
         seed: int = 0,
         device: str | torch.device = "cpu",
+        epochs: int | None = None,
     ) -> None:
+        """``epochs``: the trial's epoch budget, which the learning-rate schedule spans (default
+        the ``epochs`` hyperparameter); a trial stopped earlier keeps the schedule it started with."""
         self.family = family
         self.params = dict(params)
         self.task = data.task
@@ -104,6 +162,11 @@ class NetTrainer:
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
         # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none
         self.scaler = torch.amp.GradScaler(self.device.type) if precision == "fp16" else None
+        self.epochs = int(epochs if epochs is not None else params["epochs"])
+        self.steps_per_epoch = self._steps_per_epoch()
+        augment = self.params.get("augment", "none") if len(data.input_shape) == 3 else "none"
+        self.shift = shift_pixels(data.input_shape) if augment != "none" else 0
+        self.flip = augment == "shift_flip"
         self.epoch = 0
         self.time_total_s = 0.0  # training + evaluation time over all epochs, across restores
         self.best: dict[str, Any] = {"epoch": 0, "metric": None, "val_loss": math.inf, "state": None, "val_pred": None}
@@ -121,6 +184,17 @@ class NetTrainer:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
+    def _steps_per_epoch(self) -> int:
+        n, batch = len(self.X_train), int(self.params["batch_size"])
+        last = n % batch
+        # BatchNorm cannot train on a single row: a last batch of one is skipped
+        return n // batch + (1 if last >= 2 or (last == 1 and self.params["bn"] == "none") else 0)
+
+    def lr_at_step(self, step: int) -> float:
+        """The learning rate of the trial's optimizer step ``step`` (0-based)."""
+        schedule = self.params.get("schedule", "constant")
+        return lr_at(schedule, step, self.epochs * self.steps_per_epoch, float(self.params["lr"]))
+
     def train_epoch(self) -> float:
         """One pass over the shuffled train rows; returns the mean train loss."""
         self.model.train()
@@ -128,25 +202,39 @@ class NetTrainer:
         batch = int(self.params["batch_size"])
         smoothing = float(self.params.get("label_smoothing", 0.0))
         l1 = float(self.params["l1"])
+        clip = float(self.params.get("grad_clip", 0.0))
         order = torch.randperm(n, generator=self.generator).to(self.device)
         total = torch.zeros((), device=self.device)
         seen = 0
+        step = self.epoch * self.steps_per_epoch  # the schedule's position: derived, never stored
         for start in range(0, n, batch):
             idx = order[start : start + batch]
             if len(idx) < 2 and self.params["bn"] != "none":
                 continue  # BatchNorm cannot train on a single row
+            lr = self.lr_at_step(step)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            step += 1
+            x = self.X_train[idx]
+            if self.shift:
+                x = shift_images(x, self.shift, self.flip, self.generator)
             with self._autocast():
-                out = self.model(self.X_train[idx])
+                out = self.model(x)
             loss = self._loss(out.float(), self.y_train[idx], smoothing)
             if l1 > 0:
                 loss = loss + l1 * sum(p.abs().sum() for p in self.l1_params)
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
+                if clip > 0:
+                    self.scaler.unscale_(self.optimizer)
+                    nn.utils.clip_grad_norm_(self.model.parameters(), clip)
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
             else:
                 loss.backward()
+                if clip > 0:
+                    nn.utils.clip_grad_norm_(self.model.parameters(), clip)
                 self.optimizer.step()
             total += loss.detach() * len(idx)
             seen += len(idx)

@@ -11,6 +11,7 @@ trials() columns
   best_epoch        the epoch of best_val_<m> (its weights are the ones kept)
   epochs            epochs run
   asha_stopped      True when ASHA stopped it before its last epoch
+  budget_stopped    True when the time budget ended the search while it ran
   patience_stopped  True when its own early stopping (patience) ended it
   duration_s        wall time from start to end (to now-ish for running trials: last report)
   n_params, madds   parameters and multiply-adds (one sample) of its net
@@ -50,7 +51,7 @@ def epochs_frame(records: list[dict[str, Any]], metric: str) -> pd.DataFrame:
 def trial_columns(metric: str, param_names: list[str]) -> list[str]:
     return [
         "trial_id", "status", *[f"param_{p}" for p in param_names], f"best_val_{metric}", "best_epoch",
-        "epochs", "asha_stopped", "patience_stopped", "duration_s", "n_params", "madds", "node_id", "error",
+        "epochs", "asha_stopped", "budget_stopped", "patience_stopped", "duration_s", "n_params", "madds", "node_id", "error",
     ]  # fmt: skip
 
 
@@ -68,6 +69,7 @@ def trials_frame(
         else:
             row.update(status=event["status"], end=event["time"], finished=event.get("finished", False))
             row["error"] = event.get("error") or None
+            row["budget"] = event.get("stopped_by") == "time_budget"
     param_names = sorted({name for row in trials.values() for name in row["params"]})
     columns = trial_columns(metric, param_names)
     if not trials:
@@ -93,7 +95,8 @@ def trials_frame(
             row[f"best_val_{metric}"], row["best_epoch"] = np.nan, pd.NA
         row["epochs"] = int(mine["epoch"].max()) if len(mine) else 0
         row["patience_stopped"] = bool(last.get("patience_stop", False)) and status == "completed"
-        row["asha_stopped"] = status == "stopped" and scheduler == "asha"
+        row["budget_stopped"] = status == "stopped" and bool(info.get("budget"))
+        row["asha_stopped"] = status == "stopped" and scheduler == "asha" and not row["budget_stopped"]
         end = info.get("end") or last.get("time") or info["start"]
         row["duration_s"] = float(end - info["start"])
         row["n_params"] = last.get("n_params")

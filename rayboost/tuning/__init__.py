@@ -27,20 +27,23 @@ if TYPE_CHECKING:
         wait_job,
     )
     from rayboost.tuning._members import FittedMember, collect_members, start_members
-    from rayboost.tuning._space import SearchPlan, plan_search
-    from rayboost.tuning._tune import TuneOutcome, share, tune_nets
+    from rayboost.tuning._space import SearchPlan, auto_time_budget_s, grace_period, plan_search
+    from rayboost.tuning._tune import TuneOutcome, asha_rungs, share, tune_nets
 
 _EXPORTS = {
     "ClusterShape": "rayboost.tuning._cluster",
     "FittedMember": "rayboost.tuning._members",
     "SearchPlan": "rayboost.tuning._space",
     "TuneOutcome": "rayboost.tuning._tune",
+    "asha_rungs": "rayboost.tuning._tune",
+    "auto_time_budget_s": "rayboost.tuning._space",
     "check_resources": "rayboost.tuning._cluster",
     "check_shared_storage": "rayboost.tuning._cluster",
     "cluster_shape": "rayboost.tuning._cluster",
     "collect_members": "rayboost.tuning._members",
     "connect": "rayboost.tuning._cluster",
     "disconnect": "rayboost.tuning._cluster",
+    "grace_period": "rayboost.tuning._space",
     "job_logs": "rayboost.tuning._jobs",
     "job_status": "rayboost.tuning._jobs",
     "list_jobs": "rayboost.tuning._jobs",
@@ -59,12 +62,15 @@ __all__ = [
     "FittedMember",
     "SearchPlan",
     "TuneOutcome",
+    "asha_rungs",
+    "auto_time_budget_s",
     "check_resources",
     "check_shared_storage",
     "cluster_shape",
     "collect_members",
     "connect",
     "disconnect",
+    "grace_period",
     "job_logs",
     "job_status",
     "list_jobs",

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from ray.tune import Callback
 
-from rayboost._io import append_jsonl
+from rayboost._io import append_jsonl, read_jsonl
 from rayboost._layout import ExperimentPaths
 
 __all__ = ["ProgressCallback", "RecordCallback"]
@@ -35,6 +35,13 @@ class RecordCallback(Callback):
         last = trial.last_result or {}
         self._event(trial, "end", status="terminated", finished=bool(last.get("final", False)))
 
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        # Tune ends the trials still running at the time budget without a completion callback
+        ended = {e["trial_id"] for e in read_jsonl(self.paths.trial_events) if e["event"] == "end"}
+        for trial in trials:
+            if trial.trial_id not in ended and trial.last_result and trial.status != "ERROR":
+                self._event(trial, "end", status="terminated", finished=False, stopped_by="time_budget")
+
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         message = ""
         error = getattr(trial, "error_file", None)
@@ -50,8 +57,18 @@ class RecordCallback(Callback):
 class ProgressCallback(Callback):
     """One line per finished trial plus a status line at most every ``interval_s`` seconds."""
 
-    def __init__(self, metric: str, mode: str, n_trials: int, interval_s: float = 10.0, out: TextIO | None = None):
+    def __init__(
+        self,
+        metric: str,
+        mode: str,
+        n_trials: int | None,
+        interval_s: float = 10.0,
+        out: TextIO | None = None,
+        deadline: float | None = None,
+    ):
+        """``n_trials`` None: as many as the time budget (ending at ``deadline``) allows."""
         self.metric, self.mode, self.n_trials = metric, mode, n_trials
+        self.deadline = deadline
         self.interval_s = interval_s
         self.out = out
         self.setup()
@@ -82,7 +99,14 @@ class ProgressCallback(Callback):
         if now - self.last_print >= self.interval_s:
             self.last_print = now
             running = sum(1 for t in trials if t.status == "RUNNING")
-            self._print(f"{self.done}/{self.n_trials} trials done, {running} running | {self._best_text()}")
+            self._print(f"{self._done_text()}, {running} running | {self._best_text()}")
+
+    def _done_text(self) -> str:
+        done = f"{self.done}/{self.n_trials} trials done" if self.n_trials is not None else f"{self.done} trials done"
+        if self.deadline is not None:
+            left = max(0, int(self.deadline - time.time()))
+            done += f", budget {left // 60:d}:{left % 60:02d} left"
+        return done
 
     def _best_text(self) -> str:
         if self.best is None:
@@ -98,7 +122,7 @@ class ProgressCallback(Callback):
         shown = f"{value:.4f}" if isinstance(value, float) else "-"
         self._print(
             f"trial {trial.trial_id} {how} after {last.get('epoch', 0)} epochs: {self.metric} {shown}"
-            f" | {self.done}/{self.n_trials} done | {self._best_text()}"
+            f" | {self._done_text()} | {self._best_text()}"
         )
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

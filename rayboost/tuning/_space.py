@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +20,15 @@ from rayboost.config import (
     SearchConfig,
     Uniform,
 )
-from rayboost.models import default_params, resolve_space, validate_params
+from rayboost.models import default_params, portfolio, resolve_space, validate_params
+from rayboost.tuning._budget import TrialBudget
 
-__all__ = ["SearchPlan", "plan_search"]
+__all__ = ["SearchPlan", "Variants", "auto_time_budget_s", "fit_point", "grace_period", "plan_search", "portfolio_points"]
+
+UNBOUNDED_TRIALS = 16
+"""Trials of a hyperopt/random search with neither ``num_samples`` nor a time budget."""
+PORTFOLIO_MAX = 3
+TIMED_RANDOM_START = 5
 
 
 class _TPE(HyperOptSearch):
@@ -69,6 +76,23 @@ class _TPE(HyperOptSearch):
         return ranked if self.mode == "max" else -ranked
 
 
+class Variants(BasicVariantGenerator):
+    """Tune's generator for grid, random and manual search, optionally under a time budget
+    (:class:`TrialBudget`): once a new trial would not finish in it, no more trials start."""
+
+    budget: TrialBudget | None = None
+
+    def next_trial(self) -> Any:
+        if self.budget is not None and not self.is_finished() and not self.budget.allows_new_trial():
+            self.set_finished()
+        return super().next_trial()
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if self.budget is not None:
+            self.budget.observe(trial_id, result)
+        super().on_trial_result(trial_id, result)
+
+
 DEFAULT_GRID: dict[str, list[Any]] = {"bn": ["before", "after", "none"], "lr": [1e-3, 1e-2]}
 
 
@@ -90,45 +114,114 @@ def to_tune(dist: Dist) -> Any:
 class SearchPlan:
     param_space: dict[str, Any]
     search_alg: Searcher | BasicVariantGenerator
-    num_samples: int
-    n_trials: int  # trials this plan will run
+    num_samples: int  # Tune's num_samples (-1: until the time budget ends the search)
+    n_trials: int | None  # trials this plan will run; None: as many as the time budget allows
     task: str
+    n_portfolio: int = 0  # the first trials: the family's known-good configurations
 
 
-def plan_search(search: SearchConfig, family: str, task: str, seed: int) -> SearchPlan:
-    """Validate the user's space/grid/manual points and build what ``TuneConfig`` needs."""
-    space = resolve_space(family, task, search.max_epochs, search.space)
+def grace_period(search: SearchConfig) -> int:
+    """ASHA's first rung: ``search.grace_period``, or max_epochs / reduction_factor², rounded up
+    (20 epochs, factor 3: rungs at 3 and 9), where learning curves have separated."""
+    if search.grace_period is not None:
+        return search.grace_period
+    return max(1, math.ceil(search.max_epochs / search.reduction_factor**2))
+
+
+REFERENCE_BUDGET = (600.0, 5000 * 784, 2)  # seconds for (rows × features) on CPUs
+BUDGET_RANGE = (60.0, 3600.0)
+
+
+def auto_time_budget_s(rows: int, features: int, cpus: float) -> float:
+    """The time budget ``auto`` gives: 600 s for 5,000 28×28 images on 2 CPUs, in proportion to
+    rows × features and inversely to the cluster's CPUs, between 60 s and 1 h."""
+    seconds, work, reference_cpus = REFERENCE_BUDGET
+    budget = seconds * (rows * features / work) * (reference_cpus / max(cpus, 1.0))
+    return float(min(max(budget, BUDGET_RANGE[0]), BUDGET_RANGE[1]))
+
+
+def fit_point(point: dict[str, Any], space: dict[str, Dist]) -> dict[str, Any]:
+    """``point`` moved into ``space``: a value the space cannot draw is replaced by the nearest
+    value it can (a constant's value, the first of a choice, a bound of a range)."""
+    fitted = {}
+    for name, dist in space.items():
+        value = point.get(name)
+        if isinstance(dist, Constant):
+            value = dist.value
+        elif isinstance(dist, Choice):
+            value = value if value in dist.values else dist.values[0]
+        elif isinstance(dist, IntUniform):
+            value = int(min(max(int(value) if value is not None else dist.low, dist.low), dist.high))
+        elif isinstance(dist, (Uniform, LogUniform)):
+            value = float(min(max(float(value) if value is not None else dist.low, dist.low), dist.high))
+        fitted[name] = value
+    return fitted
+
+
+def portfolio_points(search: SearchConfig, family: str, task: str, space: dict[str, Dist]) -> list[dict[str, Any]]:
+    """The first trials of a hyperopt/random search: the family's portfolio fitted into
+    ``space``, duplicates dropped, ``search.portfolio`` of them (default 3, or a quarter of
+    ``num_samples``, at least 1). Only the hyperparameters the space varies are listed: HyperOpt
+    takes points of exactly those."""
+    count = search.portfolio
+    if count is None:
+        count = PORTFOLIO_MAX if search.num_samples is None else min(PORTFOLIO_MAX, max(1, search.num_samples // 4))
+    if search.num_samples is not None:
+        count = min(count, search.num_samples)
+    points: list[dict[str, Any]] = []
+    for point in portfolio(family, task, search.max_epochs):
+        fitted = fit_point(point, space)
+        varied = {name: fitted[name] for name, dist in space.items() if not isinstance(dist, Constant)}
+        if varied not in points:
+            points.append(varied)
+    return points[:count]
+
+
+def plan_search(search: SearchConfig, family: str, task: str, seed: int, timed: bool = False) -> SearchPlan:
+    """Validate the user's space/grid/manual points and build what ``TuneConfig`` needs.
+
+    ``timed``: the search has a time budget, so hyperopt/random without ``num_samples`` run
+    until it ends (otherwise 16 trials).
+    """
+    space = resolve_space(family, task, search.max_epochs, search.space, preset=search.space_preset)
     if search.algorithm in ("hyperopt", "random"):
         param_space = {name: to_tune(dist) for name, dist in space.items()}
+        points = portfolio_points(search, family, task, space)
+        n_trials = search.num_samples if search.num_samples is not None or timed else UNBOUNDED_TRIALS
+        num_samples = -1 if n_trials is None else n_trials
         if search.algorithm == "random":
-            alg: Any = BasicVariantGenerator(random_state=seed)
+            alg: Any = Variants(points_to_evaluate=points or None, random_state=seed)
         else:
-            n_initial = search.n_initial_points or max(2, search.num_samples // 4)
+            # HyperOpt's random start counts the portfolio's trials: the guided search begins
+            # after a quarter of the budget (at least 2; 5 for a timed search) of random ones more
+            random_start = max(2, n_trials // 4) if n_trials is not None else TIMED_RANDOM_START
+            n_initial = search.n_initial_points or len(points) + random_start
             alg = _TPE(
                 stopped=search.stopped_trials,
                 max_epochs=search.max_epochs,
                 n_initial_points=n_initial,
                 random_state_seed=seed,
+                points_to_evaluate=points or None,
             )
-        return SearchPlan(param_space, alg, search.num_samples, search.num_samples, task)
+        return SearchPlan(param_space, alg, num_samples, n_trials, task, n_portfolio=len(points))
 
     # grid and manual: unlisted hyperparameters take their defaults, unless search.space sets them
     base = default_params(family, task, search.max_epochs)
     base.update({name: to_tune(space[name]) for name in search.space})
     if search.algorithm == "grid":
         grid = search.grid or {k: v for k, v in DEFAULT_GRID.items() if k in base}
-        n_trials = 1
+        n_grid = 1
         for name, values in grid.items():
             if not isinstance(values, list) or not values:
                 raise ConfigError(f"search.grid.{name}: expected a non-empty list of values")
             checked = [validate_params(family, task, search.max_epochs, {name: v}, "search.grid.")[name] for v in values]
             base[name] = tune.grid_search(checked)
-            n_trials *= len(checked)
-        return SearchPlan(base, BasicVariantGenerator(random_state=seed), 1, n_trials, task)
+            n_grid *= len(checked)
+        return SearchPlan(base, Variants(random_state=seed), 1, n_grid, task)
 
     points = [
         validate_params(family, task, search.max_epochs, point, f"search.manual[{i}].")
         for i, point in enumerate(search.manual)
     ]
-    alg = BasicVariantGenerator(points_to_evaluate=points, random_state=seed)
+    alg = Variants(points_to_evaluate=points, random_state=seed)
     return SearchPlan(base, alg, len(points), len(points), task)

@@ -98,7 +98,9 @@ def train_trial(
     paths = ExperimentPaths(Path(root))
     paths.trial_dir(trial_id).mkdir(parents=True, exist_ok=True)
     use_cuda = torch.cuda.is_available() and bool(ray.get_gpu_ids())
-    trainer = NetTrainer(family, config, data, seed=trial_seed(seed, trial_id), device="cuda" if use_cuda else "cpu")
+    epochs = min(int(config["epochs"]), max_epochs)  # the schedule spans these, whatever stops the trial
+    device = "cuda" if use_cuda else "cpu"
+    trainer = NetTrainer(family, config, data, seed=trial_seed(seed, trial_id), device=device, epochs=epochs)
     state_file = paths.trial_state(trial_id)
     if state_file.exists():  # restarted after a failure, or a resumed experiment
         state = torch.load(state_file, weights_only=True)
@@ -114,7 +116,6 @@ def train_trial(
             for stale in paths.trial_dir(trial_id).iterdir():
                 stale.unlink()
     node_id = ray.get_runtime_context().get_node_id()
-    epochs = min(int(config["epochs"]), max_epochs)
     last_checkpoint = last_report = time.monotonic()
     rungs = frozenset(report_epochs)
     unsaved_best = False

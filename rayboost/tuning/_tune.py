@@ -5,19 +5,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
+from ray.tune.search import BasicVariantGenerator
 
 from rayboost._layout import ExperimentPaths
 from rayboost.config import Config
 from rayboost.data import TrialData
+from rayboost.tuning._budget import BudgetLimiter, TrialBudget
 from rayboost.tuning._callbacks import ProgressCallback, RecordCallback
-from rayboost.tuning._space import SearchPlan, plan_search
+from rayboost.tuning._space import SearchPlan, grace_period, plan_search
 from rayboost.tuning._trainable import train_trial
 
 __all__ = ["TuneOutcome", "share", "tune_nets"]
@@ -42,8 +44,8 @@ REPORT_EVERY_S = 2.0
 """A trial reports to Tune at ASHA's rungs, at its end, and at least this often (progress)."""
 
 
-def _limited(search_alg: Any, limit: int) -> Any:
-    """The search algorithm with its concurrency limit inside it.
+def _limited(search_alg: Any, limit: int, budget: TrialBudget) -> Any:
+    """The search algorithm with its concurrency limit and time budget inside it.
 
     Tune's ``max_concurrent_trials`` only wraps a ``Searcher``: with the generator behind grid,
     random and manual search it is ignored (with a warning). The limit also travels with the
@@ -51,13 +53,14 @@ def _limited(search_alg: Any, limit: int) -> Any:
     """
     if isinstance(search_alg, BasicVariantGenerator):
         search_alg.max_concurrent = limit
+        search_alg.budget = budget  # type: ignore[attr-defined]  # a Variants generator
         return search_alg
-    return ConcurrencyLimiter(search_alg, max_concurrent=limit)
+    return BudgetLimiter(search_alg, max_concurrent=limit, budget=budget)
 
 
 def asha_rungs(cfg: Config) -> tuple[int, ...]:
     """The epochs at which ASHA compares trials: grace_period × reduction_factor^k ≤ max_epochs."""
-    rungs, epoch = [], cfg.search.grace_period
+    rungs, epoch = [], grace_period(cfg.search)
     while epoch <= cfg.search.max_epochs:
         rungs.append(epoch)
         epoch *= cfg.search.reduction_factor
@@ -79,9 +82,12 @@ def tune_nets(
     slots: int,
     paths: ExperimentPaths,
     verbose: bool = True,
+    deadline: float | None = None,
 ) -> TuneOutcome:
     """Search nets of ``family`` on ``data`` (train/val only) with at most ``slots`` trials at once.
-    ``data`` may be an object-store reference (see :func:`share`).
+    ``data`` may be an object-store reference (see :func:`share`). ``deadline`` (``time.time()``)
+    ends the search: no trial starts that would not finish before it, and Tune stops the
+    search at it.
 
     Ray must already be connected and the resource request checked (:func:`check_resources`).
     """
@@ -109,17 +115,18 @@ def tune_nets(
             print(f"rayboost: restoring {round_dir.name} from its last saved state", flush=True)
         restored = tune.Tuner.restore(str(round_dir), trainable, resume_unfinished=True, resume_errored=True)
         results.extend(restored.fit())
-    remaining = plan.n_trials - len(results)
+    remaining = plan.n_trials - len(results) if plan.n_trials is not None else 0
     k = len(rounds) + 1
     if not restorable:  # a fresh experiment (or one stopped before Tune saved any state)
-        results.extend(_new_round(cfg, plan, trainable, metric, mode, slots, paths, k, verbose))
+        results.extend(_new_round(cfg, plan, trainable, metric, mode, slots, paths, k, verbose, deadline))
     elif remaining > 0 and cfg.search.algorithm in ("hyperopt", "random"):
-        # a resume raised the budget: a new round of trials, with a search of its own
-        search = dataclasses.replace(cfg.search, num_samples=remaining)
+        # a resume raised the budget: a new round of trials, with a search of its own (the
+        # portfolio ran in the first round)
+        search = dataclasses.replace(cfg.search, num_samples=remaining, portfolio=0)
         plan = plan_search(search, family, plan.task, cfg.seed + k - 1)
         if verbose:
             print(f"rayboost: {remaining} more trials (round {k})", flush=True)
-        results.extend(_new_round(cfg, plan, trainable, metric, mode, slots, paths, k, verbose))
+        results.extend(_new_round(cfg, plan, trainable, metric, mode, slots, paths, k, verbose, deadline))
     for state in paths.root.glob("trials/*/state.pt"):
         state.unlink()  # checkpoints of trials ASHA stopped: the search is over
     errors = sum(1 for result in results if result.error is not None)
@@ -138,19 +145,20 @@ def _new_round(
     paths: ExperimentPaths,
     k: int,
     verbose: bool,
+    deadline: float | None,
 ) -> Any:
     if cfg.search.scheduler == "asha":
         scheduler: Any = ASHAScheduler(
             time_attr="epoch",  # a restarted trial continues its epochs; Tune's iteration count restarts
             max_t=cfg.search.max_epochs,
-            grace_period=cfg.search.grace_period,
+            grace_period=grace_period(cfg.search),
             reduction_factor=cfg.search.reduction_factor,
         )
     else:
         scheduler = FIFOScheduler()
     callbacks: list[tune.Callback] = [RecordCallback(paths)]
     if verbose:
-        callbacks.append(ProgressCallback(f"val_{metric}", mode, plan.n_trials))  # shows the epoch's value
+        callbacks.append(ProgressCallback(f"val_{metric}", mode, plan.n_trials, deadline=deadline))  # shows the epoch's value
     tuner = tune.Tuner(
         trainable,
         param_space=plan.param_space,
@@ -160,10 +168,14 @@ def _new_round(
             # how TPE ranks a trial ASHA stopped is search.stopped_trials (see _space._TPE).
             metric="objective",
             mode=mode,
-            search_alg=_limited(plan.search_alg, min(cfg.search.max_concurrent_trials or slots, plan.n_trials)),
+            search_alg=_limited(
+                plan.search_alg,
+                min(cfg.search.max_concurrent_trials or slots, plan.n_trials or slots),
+                TrialBudget(deadline, cfg.search.max_epochs),
+            ),
             scheduler=scheduler,
             num_samples=plan.num_samples,
-            time_budget_s=cfg.search.time_budget_s,
+            time_budget_s=None if deadline is None else max(deadline - time.time(), 1.0),
             reuse_actors=True,
         ),
         run_config=tune.RunConfig(

@@ -49,11 +49,13 @@ def test_defaults() -> None:
     assert config.model.family == "auto"
     assert config.search.algorithm == "hyperopt"
     assert config.search.scheduler == "asha"
-    assert config.search.num_samples == 16
+    assert config.search.num_samples is None  # as many as the time budget allows
     assert config.search.max_epochs == 20
-    assert config.search.grace_period == 1
+    assert config.search.grace_period is None  # from max_epochs and reduction_factor
     assert config.search.reduction_factor == 3
-    assert config.search.time_budget_s is None
+    assert config.search.time_budget_s == "auto"
+    assert config.search.space_preset == "default"
+    assert config.search.portfolio is None
     assert config.search.space == {}
     assert config.search.grid == {}
     assert config.search.manual == []
@@ -122,7 +124,7 @@ def test_overrides_as_dict() -> None:
 
 def test_empty_yaml_file_gives_defaults(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, ""), DIGITS)
-    assert config.search.num_samples == 16
+    assert config == load_config(overrides=DIGITS)
 
 
 def test_parse_overrides_yaml_typed_values() -> None:
@@ -183,7 +185,7 @@ def test_config_to_dict_is_plain() -> None:
     config = load_config(overrides=["data.path=x.csv", "data.image_shape=1,4,4"])
     plain = config_to_dict(config)
     assert plain["data"]["image_shape"] == [1, 4, 4]
-    assert plain["search"]["num_samples"] == 16
+    assert plain["search"]["num_samples"] is None and plain["search"]["time_budget_s"] == "auto"
     # the plain form loads back to the same config
     again = load_config(overrides={k: v for k, v in _flatten(plain).items() if v is not None})
     assert again == config
@@ -463,7 +465,7 @@ def test_parse_dist_errors_name_the_key(raw: object, fragment: str) -> None:
 @pytest.mark.parametrize("override", ["search.time_budget_s=1e3", "data.val_fraction=1e-1"])
 def test_exponent_without_dot_is_a_number(override: str) -> None:
     config = load_config(overrides=[*DIGITS, override])
-    assert config.search.time_budget_s in (None, 1000.0)
+    assert config.search.time_budget_s in ("auto", 1000.0)
     assert config.data.val_fraction in (0.1, 0.2)
 
 

@@ -55,7 +55,8 @@ def _digits() -> TrialData:
 
 def _cnn_params(**overrides: Any) -> dict[str, Any]:
     params = default_params("cnn", "classification", 2)
-    params.update(filters=4, blocks=2, head_units=16, batch_size=64, dropout=0.0)
+    # one conv per stage and an averaged head: the net of these tests' counts
+    params.update(filters=4, blocks=2, convs=1, head="gap", head_units=16, batch_size=64, dropout=0.0)
     params.update(overrides)
     return params
 
@@ -195,13 +196,13 @@ def test_cnn_trains_for_each_bn_placement_and_conv(conv: str, bn: str) -> None:
 @pytest.mark.parametrize("bn", BN_PLACEMENTS)
 def test_mlp_trains_for_each_bn_placement(bn: str) -> None:
     data = _trial_data("breast_cancer")
-    trainer = NetTrainer("mlp", _mlp_params(bn=bn), data, seed=0)
+    trainer = NetTrainer("mlp", _mlp_params(bn=bn, epochs=4), data, seed=0)
     norms = [m for m in trainer.model.modules() if isinstance(m, nn.BatchNorm1d)]
     assert len(norms) == (0 if bn == "none" else 2)
     linears = [m for m in trainer.model.body.modules() if isinstance(m, nn.Linear)]
     assert all((m.bias is None) == (bn == "before") for m in linears)
     assert trainer.model.head.bias is not None
-    records = [trainer.run_epoch() for _ in range(2)]
+    records = [trainer.run_epoch() for _ in range(4)]  # the one-cycle schedule's 4 epochs
     assert all(math.isfinite(r["train_loss"]) for r in records)
     assert records[-1]["val_accuracy"] > 0.8  # an easy dataset: any placement learns it
 
@@ -475,7 +476,7 @@ def test_param_specs_per_family_and_task() -> None:
     assert "label_smoothing" in cnn and "label_smoothing" not in mlp
     assert cnn["epochs"].default == 7 and cnn["epochs"].space == Constant(7)
     defaults = default_params("cnn", "classification", 7)
-    assert defaults["stem"] == "standard" and defaults["conv"] == "separable"
+    assert defaults["stem"] == "standard" and defaults["conv"] == "standard"
     assert set(defaults) == set(cnn)
     with pytest.raises(ConfigError, match="model.family"):
         param_specs("rnn", "classification", 7)

@@ -76,8 +76,8 @@ def test_manual_points_run_as_given_and_fifo_runs_all_epochs(tmp_path):
     trials = exp.trials().sort_values("param_lr", ascending=False)
     assert trials["param_lr"].tolist() == [0.01, 0.001]
     assert trials["param_bn"].tolist() == ["after", "none"]
-    assert trials["param_filters"].tolist() == [8, 16]  # unlisted values keep their defaults
-    assert trials["param_optimizer"].tolist() == ["adam", "sgd"]
+    assert trials["param_filters"].tolist() == [8, 32]  # unlisted values keep their defaults
+    assert trials["param_optimizer"].tolist() == ["adamw", "sgd"]
     assert (trials["epochs"] == 3).all() and (trials["status"] == "completed").all()
     assert not trials["asha_stopped"].any()
     epochs = exp.epochs()
