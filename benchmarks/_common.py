@@ -19,6 +19,7 @@ from typing import Any
 # importing this module imports ``benchmarks`` first, which sets RAY_AUTH_MODE etc.
 
 __all__ = [
+    "CLASSIC",
     "goal",
     "load_average",
     "machine_info",
@@ -113,6 +114,16 @@ def trial_data(dataset: str = "digits", seed: int = 0) -> Any:
     ds = load_dataset(DataConfig(dataset=dataset))  # type: ignore[arg-type]
     split = split_dataset(ds, seed)
     return make_trial_data(ds, split, Scaler.fit(ds.X[split.train]))
+
+
+CLASSIC = {
+    "filters": 16, "convs": 1, "head": "gap", "head_units": 64, "dropout": 0.1,
+    "optimizer": "adam", "schedule": "constant", "augment": "none", "grad_clip": 0.0,
+}  # fmt: skip
+"""The lecture's net and recipe (rayboost's defaults before stages, schedules and shifts): one
+conv per block, an averaged head, Adam at a constant rate, no augmentation, no clipping (the
+conv kind is each experiment's own). The lecture's experiments (BatchNorm, separable convs) keep
+measuring this net."""
 
 
 def net_params(family: str, task: str, max_epochs: int, **overrides: Any) -> dict[str, Any]:

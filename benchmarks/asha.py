@@ -3,7 +3,11 @@
 Random search with the same seed samples the same configs for both schedulers (checked: the
 sets of sampled hyperparameters are compared). Patience is set to max_epochs, so without ASHA
 every trial runs every epoch: the fraction is ASHA's saving over running everything. ASHA:
-grace_period 1, reduction_factor 3 (rayboost's defaults), rungs at 1, 3, 9, 27 epochs.
+grace_period 1, reduction_factor 3, rungs at 1, 3, 9, 27 epochs (pinned: rayboost's default
+grace period is now max_epochs / 9 rounded up, 3 for 27 epochs, which spends more epochs and
+compares trials later; ``details.sha_fraction_default_grace`` gives synchronous successive
+halving's fraction for it). No time budget, no portfolio: both sides run the same 24 random
+configurations.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ def _run_one(
             "search.num_samples": n,
             "search.max_epochs": epochs,
             "search.space": {"patience": epochs},  # no early stopping of its own
+            "search.grace_period": 1,  # the aggressive setting this entry has always measured
+            "search.time_budget_s": None,  # equal trials on both sides, however long they take
+            "search.portfolio": 0,  # random configs only, as before the portfolio existed
             "ensemble.enabled": False,
         },
     )
@@ -102,6 +109,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             },
             "asha_wall_fraction": rnd(median([s["wall_ratio"] for s in per_seed])),
             "synchronous_sha_fraction": rnd(sha_fraction(n, epochs), 4),
+            "sha_fraction_default_grace": rnd(sha_fraction(n, epochs, grace=-(-epochs // 9)), 4),
             "per_seed": [
                 {k: rnd(v, 4) if isinstance(v, float) else v for k, v in s.items()}
                 for s in per_seed

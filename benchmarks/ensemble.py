@@ -28,6 +28,7 @@ def _one(storage: Any, dataset: str, seed: int, n: int, epochs: int) -> dict[str
             "data.dataset": dataset,
             "search.num_samples": n,
             "search.max_epochs": epochs,
+            "search.time_budget_s": None,  # the same trials in every run, however long they take
         },
     )
     ens = exp.summary()["ensemble"]

@@ -65,6 +65,7 @@ def _best(
             "search.scheduler": "asha",
             "search.num_samples": n,
             "search.max_epochs": epochs,
+            "search.time_budget_s": None,  # equal trials on both sides, however long they take
             "ensemble.enabled": False,
         },
     )

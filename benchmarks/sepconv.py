@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import goal, median, net_params, rnd, train_many, trial_data
+from benchmarks._common import CLASSIC, goal, median, net_params, rnd, train_many, trial_data
 
 HEADLINE = (32, 3)  # width N and kernel k of the headline ratio
-NET = {"filters": 32, "blocks": 2, "kernel_size": 3, "bn": "before", "stem": "same"}
+NET = {**CLASSIC, "filters": 32, "blocks": 2, "kernel_size": 3, "bn": "before", "stem": "same"}
 
 
 def _blocks(c_in: int, n: int, k: int) -> tuple[Any, Any]:

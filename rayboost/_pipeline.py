@@ -194,8 +194,8 @@ def _run_experiment(
     if paths.meta.exists():
         meta = read_json(paths.meta)
         scaler = Scaler.from_dict(read_json(paths.scaler))
-        tuned = meta.get("tuned_samples")
-        if cfg.search.num_samples is not None and tuned is not None and cfg.search.num_samples > tuned:
+        tuned = meta.get("tuned_samples")  # None: it ran as many trials as its time budget allowed
+        if cfg.search.num_samples is not None and (tuned is None or cfg.search.num_samples > tuned):
             # a raised budget reopens tuning, then the ensemble
             meta["stages"] = {s: False for s in STAGES}
         if verbose:

@@ -63,7 +63,7 @@ def param_specs(family: str, task: str, max_epochs: int) -> dict[str, Param]:
     specs: dict[str, Param] = {
         "bn": _cat("before", ["before", "after"], BN_PLACEMENTS, "BatchNorm before/after the activation, or none", wide=list(BN_PLACEMENTS)),
         "activation": _cat("relu", ["relu", "gelu"], tuple(ACTIVATIONS), "activation function", wide=["relu", "gelu", "elu"]),
-        "dropout": Param("float", 0.25, Uniform(0.0, 0.4), low=0.0, high=0.95, help="dropout rate", wide=Uniform(0.0, 0.5)),
+        "dropout": Param("float", 0.25, Uniform(0.0, 0.3), low=0.0, high=0.95, help="dropout rate", wide=Uniform(0.0, 0.5)),
         "lr": Param("float", 3e-3, LogUniform(1e-3, 1e-2), low=1e-7, high=10.0, help="peak learning rate", wide=LogUniform(3e-4, 3e-2)),
         "optimizer": _cat("adamw", "adamw", OPTIMIZERS, "optimizer (sgd: momentum 0.9, nesterov)", wide=["adam", "adamw", "sgd"]),
         "batch_size": Param("int", 64, Choice((32, 64, 128)), low=1, high=65536, help="mini-batch size", wide=Choice((32, 64, 128, 256))),

@@ -91,3 +91,16 @@ def test_a_killed_driver_resumes_without_losing_or_repeating_epochs(tmp_path):
     assert not epochs.duplicated(["trial_id", "epoch"]).any()
     for _, group in epochs.groupby("trial_id"):
         assert group["epoch"].tolist() == list(range(1, 11))  # no gaps
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_a_budget_bounded_search_takes_more_trials_by_num_samples(tmp_path):
+    budget = ["data.dataset=breast_cancer", "search.max_epochs=2", "search.time_budget_s=6", "ensemble.enabled=false"]
+    exp = rayboost.run(overrides=[f"storage={tmp_path}", "name=b", *budget], verbose=False)
+    first = set(exp.trials()["trial_id"])
+    assert len(first) >= 2 and exp.status == "completed"
+    resume("b", tmp_path, verbose=False)  # nothing to do: the budget is spent
+    assert set(rayboost.load("b", tmp_path).trials()["trial_id"]) == first
+    resume("b", tmp_path, [f"search.num_samples={len(first) + 2}"], verbose=False)
+    trials = rayboost.load("b", tmp_path).trials()
+    assert len(trials) == len(first) + 2 and first < set(trials["trial_id"])
