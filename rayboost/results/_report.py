@@ -8,7 +8,10 @@ import pandas as pd
 
 __all__ = ["format_summary", "leaderboard", "render"]
 
-KEY_PARAMS = ("conv", "bn", "activation", "filters", "units", "blocks", "layers", "dropout", "lr", "batch_size", "optimizer")
+KEY_PARAMS = (
+    "conv", "bn", "filters", "blocks", "convs", "residual", "head", "units", "layers", "dropout", "lr", "batch_size",
+    "schedule",
+)
 
 
 def leaderboard(trials: pd.DataFrame, metric: str, mode: str, n: int = 10) -> pd.DataFrame:
