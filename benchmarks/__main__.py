@@ -82,11 +82,11 @@ def markdown(doc: dict[str, Any]) -> str:
         f"- load average (1/5/15 min) before {doc['load_average']['before']}, after {doc['load_average']['after']}",
         f"- finished {doc['finished_at']}, {doc['duration_s']:.0f} s",
     ]
-    if doc.get("updated_entries") and doc.get("kept_from"):
-        kept = doc["kept_from"]
+    if doc.get("updated_entries"):
+        older = sorted({r.get("run_finished_at") for n, r in doc["entries"].items() if n not in doc["updated_entries"]} - {None})
         lines.append(
-            f"- this run re-ran {', '.join(doc['updated_entries'])}; the other entries come from the "
-            f"run that finished {kept.get('finished_at')} ({kept.get('duration_s') or 0:.0f} s)"
+            f"- this run re-ran {', '.join(doc['updated_entries'])}; each other entry comes from the earlier "
+            f"run named beside it below ({', '.join(older) or 'unknown'})"
         )
     lines += [
         "",
@@ -97,7 +97,8 @@ def markdown(doc: dict[str, Any]) -> str:
     lines += ["", "Per-entry load and duration:", ""]
     for name, res in doc["entries"].items():
         lines.append(
-            f"- {name}: {res.get('duration_s', 0):.0f} s, load {res.get('load_before')} → {res.get('load_after')}"
+            f"- {name}: {res.get('duration_s', 0):.0f} s, load {res.get('load_before')} → {res.get('load_after')}, "
+            f"run finished {res.get('run_finished_at') or doc['finished_at']}"
         )
     return "\n".join(lines) + "\n"
 
@@ -163,11 +164,20 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": {"before": before, "after": load_average()},
         "entries": entries,
     }
+    for res in entries.values():
+        res["run_finished_at"] = doc["finished_at"]
     path = out / f"{stem}.json"
     if args.only and path.exists():  # a partial run updates its entries in the existing file
         try:
             previous = json.loads(path.read_text())
-            doc["entries"] = {**previous.get("entries", {}), **entries}
+            kept = {}
+            for name, res in previous.get("entries", {}).items():
+                if "run_finished_at" not in res:  # written before entries named their run
+                    rerun = name in previous.get("updated_entries", previous.get("entries", {}))
+                    source = previous if rerun else previous.get("kept_from") or previous
+                    res = {**res, "run_finished_at": source.get("finished_at")}
+                kept[name] = res
+            doc["entries"] = {**kept, **entries}
             doc["updated_entries"] = names
             # where the kept entries come from: the run that last wrote them all
             doc["kept_from"] = previous.get("kept_from") or {
