@@ -59,6 +59,8 @@ def goal(value: float | None, op: str, threshold: float) -> dict[str, Any]:
         ok = value <= threshold
     elif op == ">=":
         ok = value >= threshold
+    elif op == "<":
+        ok = value < threshold
     else:
         raise ValueError(op)
     return {"target": f"{op} {threshold:g}", "pass": ok}

@@ -9,6 +9,13 @@ successive halving's fraction for those rungs, ``details.synchronous_sha_fractio
 rungs at 1, 3, 9, 27 (the default before: with one-cycle schedules, one epoch in, trials are
 still warming up and the first rung cuts on noise). No time budget, no portfolio: both sides run
 the same 24 random configurations.
+
+Goals: ``asha_over_sync_sha`` = ASHA's fraction / synchronous successive halving's for the same
+rungs ≤ 1.5 (asynchronous promotion on 2 workers may spend at most half again what the
+synchronous schedule would), and ≤ 0.5 points of best validation accuracy lost. The fraction
+itself is reported: how much compute the first rung can save is set by the rungs (first rung 3
+of 27 epochs: synchronous halving spends 0.26 of FIFO's epochs, so an absolute 0.25 is out of
+reach by construction; the earlier goal ≤ 0.25 was set for rungs from epoch 1).
 """
 
 from __future__ import annotations
@@ -94,10 +101,16 @@ def run(quick: bool = False) -> dict[str, Any]:
             )
     fraction = median([s["epoch_fraction"] for s in per_seed])
     loss = median([s["acc_loss_pts"] for s in per_seed])
+    sync = sha_fraction(n, epochs, grace=grace)
+    over_sync = None if fraction is None else fraction / sync
     return {
-        "metrics": {"asha_epoch_fraction": rnd(fraction), "asha_acc_loss_pts": rnd(loss, 2)},
+        "metrics": {
+            "asha_epoch_fraction": rnd(fraction),
+            "asha_over_sync_sha": rnd(over_sync, 3),
+            "asha_acc_loss_pts": rnd(loss, 2),
+        },
         "goals": {
-            "asha_epoch_fraction": goal(fraction, "<=", 0.25),
+            "asha_over_sync_sha": goal(over_sync, "<=", 1.5),
             "asha_acc_loss_pts": goal(loss, "<=", 0.5),
         },
         "details": {
@@ -112,7 +125,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                 "seeds": list(seeds),
             },
             "asha_wall_fraction": rnd(median([s["wall_ratio"] for s in per_seed])),
-            "synchronous_sha_fraction": rnd(sha_fraction(n, epochs, grace=grace), 4),
+            "synchronous_sha_fraction": rnd(sync, 4),
             "synchronous_sha_fraction_grace_1": rnd(sha_fraction(n, epochs), 4),
             "per_seed": [
                 {k: rnd(v, 4) if isinstance(v, float) else v for k, v in s.items()}

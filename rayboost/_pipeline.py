@@ -18,7 +18,13 @@ from rayboost._env import default_storage
 from rayboost._errors import ConfigError, DataError, ExperimentError
 from rayboost._io import read_json, write_json_atomic, write_text_atomic
 from rayboost._layout import ExperimentPaths
-from rayboost.config import Config, config_from_dict, config_to_dict, load_config
+from rayboost.config import (
+    Config,
+    check_grace_period,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+)
 from rayboost.data import Dataset, Scaler, Split, load_dataset, make_trial_data, split_dataset
 from rayboost.ensemble import Member, fit_ensemble, save_ensemble, score
 from rayboost.models import MEMBER_KINDS, NetModel, metric_name, target_scaling
@@ -109,6 +115,7 @@ def run(
     family = _family(cfg, dataset)
     from rayboost import tuning  # imports Ray: only the scheduling step needs it
 
+    cfg = _resolve_max_epochs(cfg, len(split.train))
     plan = tuning.plan_search(cfg.search, family, dataset.task, cfg.seed, timed=cfg.search.time_budget_s is not None)
     name = cfg.name or f"{dataset.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     cfg = dataclasses.replace(cfg, name=name)
@@ -139,6 +146,18 @@ def run(
     finally:
         if started_ray:
             tuning.disconnect()
+
+
+def _resolve_max_epochs(cfg: Config, train_rows: int) -> Config:
+    """``search.max_epochs: auto`` replaced by the epochs it gives for ``train_rows`` (see
+    :func:`rayboost.tuning.auto_max_epochs`); the stored config records the number."""
+    if cfg.search.max_epochs != "auto":
+        return cfg
+    from rayboost import tuning
+
+    search = dataclasses.replace(cfg.search, max_epochs=tuning.auto_max_epochs(train_rows))
+    check_grace_period(search, f", from auto for {train_rows} training rows")
+    return dataclasses.replace(cfg, search=search)
 
 
 def _time_budget_s(cfg: Config, dataset: Dataset, cpus: float) -> float | None:
@@ -306,6 +325,7 @@ def _ensemble(
     cfg: Config,
     method: str | None = None,
     weights: dict[str, float] | None = None,
+    calibrate: bool | None = None,
 ) -> dict[str, Any]:
     """Weights on validation predictions, then every member and the ensemble scored on test."""
     fit = fit_ensemble(
@@ -317,6 +337,7 @@ def _ensemble(
         method=method or cfg.ensemble.method,
         weights=weights if weights is not None else cfg.ensemble.weights,
         seed=cfg.seed,
+        calibrate=cfg.ensemble.calibrate if calibrate is None else calibrate,
     )
     save_ensemble(experiment.paths, members, fit, dataset.task, dataset.classes)
     return fit.summary
@@ -325,10 +346,12 @@ def _ensemble(
 def reweight(
     name: str,
     storage: str | Path | None = None,
-    method: str = "greedy",
+    method: str | None = None,
     weights: dict[str, float] | None = None,
+    calibrate: bool | None = None,
 ) -> Experiment:
-    """Fit an existing experiment's ensemble again with another method or user weights.
+    """Fit an existing experiment's ensemble again with another method or user weights, with or
+    without calibrated members (default: the experiment's config).
 
     Nothing is retrained: members and their validation predictions are read from storage. The
     previous ensemble is kept in ``ensemble/history/``.
@@ -350,7 +373,7 @@ def reweight(
     record = read_json(experiment.paths.ensemble)
     members = [_load_member(experiment.paths, e["member"], e["kind"], e["trial_id"]) for e in record["members"]]
     summary = read_json(experiment.paths.summary)
-    summary["ensemble"] = _ensemble(experiment, members, dataset, split, scaler, cfg, method, weights or {})
+    summary["ensemble"] = _ensemble(experiment, members, dataset, split, scaler, cfg, method, weights, calibrate)
     write_json_atomic(experiment.paths.summary, summary)
     return experiment
 

@@ -57,7 +57,10 @@ def _parser() -> argparse.ArgumentParser:
 
     ens = sub.add_parser("ensemble", help="re-fit an experiment's ensemble weights (nothing is retrained)")
     ens.add_argument("name")
-    ens.add_argument("--method", choices=["greedy", "optimize", "uniform", "weights"], default="greedy")
+    ens.add_argument("--method", choices=["bagged", "greedy", "optimize", "uniform", "weights"], default=None,
+                     help="default: the experiment's ensemble.method")  # fmt: skip
+    ens.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=None,
+                     help="temperature-scale classification members (default: the experiment's ensemble.calibrate)")  # fmt: skip
     ens.add_argument("--weights", default=None, metavar="MEMBER=W,...",
                      help="with --method weights, e.g. net_1=0.5,xgboost=0.3,linear=0.2")  # fmt: skip
     ens.add_argument("--storage", default=None)
@@ -92,7 +95,7 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     weights = _parse_weights(args.weights)
     if (args.method == "weights") != (weights is not None):
         raise RayboostError("--weights goes with --method weights (and that method needs --weights)")
-    experiment = reweight(args.name, args.storage, args.method, weights)
+    experiment = reweight(args.name, args.storage, args.method, weights, args.calibrate)
     print(render(experiment.members()))
     print(format_summary(experiment.summary()))
     return 0

@@ -1,6 +1,12 @@
 """Config: typed records loaded from YAML and ``--set`` overrides; search-space distributions."""
 
-from rayboost.config._load import config_from_dict, config_to_dict, load_config, parse_overrides
+from rayboost.config._load import (
+    check_grace_period,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    parse_overrides,
+)
 from rayboost.config._schema import (
     Config,
     DataConfig,
@@ -22,6 +28,7 @@ from rayboost.config._space import (
 )
 
 __all__ = [
+    "check_grace_period",
     "Choice",
     "Config",
     "Constant",

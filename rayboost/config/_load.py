@@ -14,7 +14,7 @@ import yaml
 from rayboost._errors import ConfigError
 from rayboost.config._schema import Config, DataConfig, SearchConfig
 
-__all__ = ["config_from_dict", "config_to_dict", "load_config", "parse_overrides"]
+__all__ = ["check_grace_period", "config_from_dict", "config_to_dict", "load_config", "parse_overrides"]
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
@@ -138,6 +138,16 @@ def _build(cls: Any, raw: Any, prefix: str = "") -> Any:
     return cls(**kwargs)
 
 
+def check_grace_period(search: SearchConfig, how: str = "") -> None:
+    """ASHA's first rung must fall within the epoch budget (``how``: where the budget came from)."""
+    epochs = search.max_epochs
+    if search.grace_period is not None and isinstance(epochs, int) and search.grace_period > epochs:
+        raise ConfigError(
+            f"search.grace_period ({search.grace_period}) exceeds search.max_epochs ({epochs}{how}); "
+            "lower the grace period or raise max_epochs"
+        )
+
+
 def _check(config: Config) -> None:
     data: DataConfig = config.data
     if (data.dataset is None) == (data.path is None):
@@ -157,14 +167,11 @@ def _check(config: Config) -> None:
             raise ConfigError(f"data.{key}: must be between 0 and 0.5, got {getattr(data, key)}")
     search: SearchConfig = config.search
     for key in ("num_samples", "max_epochs", "grace_period"):
-        if getattr(search, key) is not None and getattr(search, key) < 1:
+        if isinstance(getattr(search, key), int) and getattr(search, key) < 1:
             raise ConfigError(f"search.{key}: must be at least 1, got {getattr(search, key)}")
     if search.reduction_factor < 2:
         raise ConfigError(f"search.reduction_factor: must be at least 2, got {search.reduction_factor}")
-    if search.grace_period is not None and search.grace_period > search.max_epochs:
-        raise ConfigError(
-            f"search.grace_period ({search.grace_period}) exceeds search.max_epochs ({search.max_epochs})"
-        )
+    check_grace_period(search)
     if search.portfolio is not None and search.portfolio < 0:
         raise ConfigError(f"search.portfolio: must be 0 (none) or more, got {search.portfolio}")
     if search.checkpoint_every_s < 0:

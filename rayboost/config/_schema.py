@@ -44,7 +44,10 @@ class SearchConfig:
     num_samples: int | None = None
     """Trials to run (hyperopt/random): default as many as ``time_budget_s`` allows (16 when the
     budget is null). Grid and manual run one trial per point."""
-    max_epochs: int = 20
+    max_epochs: int | Literal["auto"] = "auto"
+    """A trial's epoch budget, which its learning-rate schedule spans. ``auto``: as many epochs
+    as pass 60,000 rows through the net (20 for 3,000 training rows), between 10 and 100: small
+    data needs more passes for the same number of optimizer steps."""
     time_budget_s: float | Literal["auto"] | None = "auto"
     """Seconds from the start of the run: no trial starts that would not finish within them
     (judged from the epochs run so far), and the search ends at them, before the ensemble.
@@ -101,11 +104,15 @@ class EnsembleConfig:
     """Train XGBoost and a linear model beside the nets and combine the best of them."""
     top_k: int = 3
     """Nets from the best distinct trials that become members."""
-    method: Literal["greedy", "optimize", "uniform", "weights"] = "greedy"
-    """How weights are fit on validation predictions: Caruana ``greedy`` selection with
-    replacement on accuracy (ties: log loss) or MSE, stopped at its earliest step with the best
-    validation score, ``optimize`` (min log loss / MSE),
-    ``uniform``, or user ``weights``."""
+    method: Literal["bagged", "greedy", "optimize", "uniform", "weights"] = "bagged"
+    """How weights are fit on the (calibrated) validation predictions: ``bagged`` Caruana
+    selection with replacement on log loss / MSE over 25 bootstrap resamples of the validation
+    rows, weights averaged; ``greedy`` selection with replacement on accuracy (ties: log loss)
+    or MSE, stopped at its earliest step with the best validation score; ``optimize`` (min log
+    loss / MSE); ``uniform``; or user ``weights``."""
+    calibrate: bool = True
+    """Fit one temperature per classification member on its validation predictions (min log
+    loss) before any weights; applied wherever the member predicts."""
     weights: dict[str, float] = field(default_factory=dict)
     """``method=weights``: weight per member name (net_1, net_2, ..., xgboost, linear); unlisted → 0."""
     xgboost: bool = True

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from rayboost._errors import ConfigError
+from rayboost.ensemble._calibrate import apply_temperature
+from rayboost.ensemble._crossfit import calibrate_members, cross_fit
 from rayboost.ensemble._weights import bootstrap_diff_ci, fit_weights, score, weighted_average
 
 __all__ = ["EnsembleFit", "Member", "fit_ensemble", "user_weights"]
@@ -35,6 +37,7 @@ class EnsembleFit:
     weights: np.ndarray
     rows: list[dict[str, Any]]  # the members table, one row per member plus "ensemble"
     summary: dict[str, Any] = field(default_factory=dict)
+    temperatures: list[float | None] = field(default_factory=list)  # per member; None: not scaled
 
 
 def user_weights(members: list[Member], given: dict[str, float]) -> np.ndarray:
@@ -60,32 +63,46 @@ def fit_ensemble(
     y_test: np.ndarray,
     *,
     task: str,
-    method: str = "greedy",
+    method: str = "bagged",
     weights: dict[str, float] | None = None,
     seed: int = 0,
+    calibrate: bool = True,
 ) -> EnsembleFit:
-    """Weights from validation predictions only; then one test pass over every member."""
+    """Temperatures and weights from validation predictions only, with a cross-fitted estimate
+    of every score on validation; then one test pass over every member."""
     if not members:
         raise ConfigError("the ensemble has no members; enable nets (ensemble.top_k), xgboost or linear")
-    P_val = np.stack([m.val_pred for m in members])
+    P_raw = np.stack([m.val_pred for m in members]).astype(np.float64)
+    y_val = np.asarray(y_val)
+    if task == "classification":
+        y_val = y_val.astype(np.int64)
     given = user_weights(members, weights or {}) if method == "weights" else None
-    w = fit_weights(P_val, y_val, task=task, method=method, weights=given)
-    # -- the weights are fixed; only now does any model see the test rows ------------------
-    P_test = np.stack([m.model.predict_output(X_test) for m in members])
+    P_val, temperatures = calibrate_members(P_raw, y_val, task, calibrate)
+    w = fit_weights(P_val, y_val, task=task, method=method, weights=given, seed=seed)
+    cv_members, cv_ensemble = cross_fit(
+        P_raw, y_val, task=task, method=method, weights=given, calibrate=calibrate, seed=seed
+    )
+    # -- temperatures and weights are fixed; only now does any model see the test rows ------
+    P_test = np.stack(
+        [apply_temperature(m.model.predict_output(X_test), t) for m, t in zip(members, temperatures, strict=True)]
+    )
     ens_val, ens_test = weighted_average(P_val, w), weighted_average(P_test, w)
     rows = []
-    for member, weight, val_pred, test_pred in zip(members, w, P_val, P_test, strict=True):
+    for i, member in enumerate(members):
         rows.append(
             {
-                "member": member.name, "kind": member.kind, "trial_id": member.trial_id, "weight": float(weight),
-                **_prefixed("val", score(val_pred, y_val, task=task)),
-                **_prefixed("test", score(test_pred, y_test, task=task)),
+                "member": member.name, "kind": member.kind, "trial_id": member.trial_id, "weight": float(w[i]),
+                "temperature": temperatures[i],
+                **_prefixed("val", score(P_val[i], y_val, task=task)),
+                **_prefixed("cv", score(cv_members[i], y_val, task=task)),
+                **_prefixed("test", score(P_test[i], y_test, task=task)),
             }
         )  # fmt: skip
     rows.append(
         {
-            "member": "ensemble", "kind": "ensemble", "trial_id": None, "weight": float(w.sum()),
+            "member": "ensemble", "kind": "ensemble", "trial_id": None, "weight": float(w.sum()), "temperature": None,
             **_prefixed("val", score(ens_val, y_val, task=task)),
+            **_prefixed("cv", score(cv_ensemble, y_val, task=task)),
             **_prefixed("test", score(ens_test, y_test, task=task)),
         }
     )  # fmt: skip
@@ -100,7 +117,10 @@ def fit_ensemble(
     ci = bootstrap_diff_ci(ens_test, P_test[best], y_test, task=task, seed=seed)
     summary = {
         "method": method,
+        "calibrated": calibrate and task == "classification",
         "metric": metric,
+        f"ensemble_cv_{metric}": rows[-1][f"cv_{metric}"],
+        f"best_member_cv_{metric}": rows[best][f"cv_{metric}"],
         f"ensemble_test_{metric}": rows[-1][f"test_{metric}"],
         "best_member": members[best].name,
         f"best_member_test_{metric}": rows[best][f"test_{metric}"],
@@ -109,4 +129,4 @@ def fit_ensemble(
         # what each non-net member learned: XGBoost's rounds and best iteration, the linear C/alpha
         "members_info": {m.name: getattr(m.model, "summary_", None) for m in members if m.kind != "net"},
     }
-    return EnsembleFit(method, w, rows, summary)
+    return EnsembleFit(method, w, rows, summary, temperatures)

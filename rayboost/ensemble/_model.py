@@ -14,6 +14,7 @@ from rayboost._io import read_json, write_json_atomic
 from rayboost._layout import ExperimentPaths
 from rayboost.data import Scaler
 from rayboost.ensemble._build import EnsembleFit, Member
+from rayboost.ensemble._calibrate import apply_temperature
 from rayboost.ensemble._weights import weighted_average
 from rayboost.models import MEMBER_KINDS
 
@@ -42,8 +43,8 @@ def save_ensemble(paths: ExperimentPaths, members: list[Member], fit: EnsembleFi
         "task": task,
         "classes": classes,
         "members": [
-            {"member": m.name, "kind": m.kind, "trial_id": m.trial_id, "weight": float(w)}
-            for m, w in zip(members, fit.weights, strict=True)
+            {"member": m.name, "kind": m.kind, "trial_id": m.trial_id, "weight": float(w), "temperature": t}
+            for m, w, t in zip(members, fit.weights, fit.temperatures or [None] * len(members), strict=True)
         ],
         "table": fit.rows,
         "summary": fit.summary,
@@ -66,8 +67,9 @@ def members_frame(paths: ExperimentPaths) -> pd.DataFrame:
 
 
 class EnsembleModel:
-    """Weighted average of member outputs. ``X`` is raw features: (N, D) for tables, images as
-    (N, C, H, W) or flattened (N, C·H·W); the training-split scaling is applied here."""
+    """Weighted average of the members' (temperature-scaled) outputs. ``X`` is raw features:
+    (N, D) for tables, images as (N, C, H, W) or flattened (N, C·H·W); the training-split
+    scaling is applied here."""
 
     def __init__(
         self,
@@ -77,9 +79,11 @@ class EnsembleModel:
         task: str,
         classes: list[Any] | None,
         input_shape: tuple[int, ...],
+        temperatures: list[float | None] | None = None,
     ) -> None:
         self.members_ = members
         self.weights_ = np.asarray(weights, dtype=np.float64)
+        self.temperatures_ = list(temperatures) if temperatures is not None else [None] * len(members)
         self.scaler_ = scaler
         self.task_ = task
         self.classes_ = None if classes is None else np.asarray(classes)
@@ -89,14 +93,12 @@ class EnsembleModel:
     def load(cls, paths: ExperimentPaths) -> EnsembleModel:
         record = _read(paths)
         meta = read_json(paths.meta)
-        members = []
-        for entry in record["members"]:
-            if entry["weight"] > 0:  # zero-weight members are never loaded nor run
-                model = MEMBER_KINDS[entry["kind"]].load(paths.member_dir(entry["member"]))
-                members.append((entry["member"], model))
-        weights = np.array([e["weight"] for e in record["members"] if e["weight"] > 0])
+        used = [e for e in record["members"] if e["weight"] > 0]  # zero-weight members are never loaded nor run
+        members = [(e["member"], MEMBER_KINDS[e["kind"]].load(paths.member_dir(e["member"]))) for e in used]
+        weights = np.array([e["weight"] for e in used])
+        temperatures = [e.get("temperature") for e in used]  # absent: saved before calibration
         scaler = Scaler.from_dict(read_json(paths.scaler))
-        return cls(members, weights, scaler, record["task"], record["classes"], tuple(meta["input_shape"]))
+        return cls(members, weights, scaler, record["task"], record["classes"], tuple(meta["input_shape"]), temperatures)
 
     def _prepare(self, X: Any) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
@@ -116,7 +118,12 @@ class EnsembleModel:
     def predict_output(self, X: Any) -> np.ndarray:
         """Class probabilities (N, C) or regression values (N, 1)."""
         Xs = self._prepare(X)
-        P = np.stack([model.predict_output(Xs) for _, model in self.members_])
+        P = np.stack(
+            [
+                apply_temperature(model.predict_output(Xs), t) if self.task_ == "classification" else model.predict_output(Xs)
+                for (_, model), t in zip(self.members_, self.temperatures_, strict=True)
+            ]
+        )
         return weighted_average(P, self.weights_)
 
     def predict_proba(self, X: Any) -> np.ndarray:

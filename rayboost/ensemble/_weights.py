@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 TASKS = ("classification", "regression")
-METHODS = ("greedy", "optimize", "uniform", "weights")
+METHODS = ("bagged", "greedy", "optimize", "uniform", "weights")
 
 _CLIP = 1e-15  # probabilities are clipped to [_CLIP, 1] before the log
 _PROB_ATOL = 1e-4  # tolerance for "rows sum to 1" and "values in [0, 1]"
@@ -200,6 +200,37 @@ def _greedy(P: np.ndarray, cols: np.ndarray, y: np.ndarray, task: str, n_iter: i
     return best_counts / best_counts.sum()
 
 
+def _greedy_loss(cols: np.ndarray, y: np.ndarray, task: str, n_iter: int) -> np.ndarray:
+    """Caruana selection with replacement on the proper score (log loss or MSE): each step adds
+    the member that lowers it most; the weights are those of the step with the lowest loss."""
+    counts = np.zeros(cols.shape[0], dtype=np.int64)
+    running = np.zeros(cols.shape[1])
+    best_loss, best_counts = np.inf, counts
+    for step in range(1, n_iter + 1):
+        losses = _loss_rows((running + cols) / step, y, task)
+        pick = int(np.argmin(losses))
+        counts[pick] += 1
+        running += cols[pick]
+        if losses[pick] < best_loss - 1e-12:
+            best_loss, best_counts = float(losses[pick]), counts.copy()
+    return best_counts / best_counts.sum()
+
+
+def _bagged(cols: np.ndarray, y: np.ndarray, task: str, n_iter: int, n_bags: int, seed: int) -> np.ndarray:
+    """Bagged ensemble selection: :func:`_greedy_loss` on ``n_bags`` bootstrap resamples of the
+    validation rows, the weights averaged. A member that only one resample's noise favours gets
+    a small share instead of a large one; weights below 1% are then dropped."""
+    rng = np.random.default_rng(seed)
+    n = cols.shape[1]
+    total = np.zeros(cols.shape[0])
+    for _ in range(n_bags):
+        idx = rng.integers(0, n, size=n)
+        total += _greedy_loss(cols[:, idx], y[idx], task, n_iter)
+    w = total / n_bags
+    w = np.where(w < 0.01, 0.0, w)
+    return w / w.sum()
+
+
 def _clean(w: np.ndarray) -> np.ndarray:
     w = np.where(w < _TINY_WEIGHT, 0.0, w)
     return w / w.sum() if w.sum() > 0 else np.full_like(w, 1.0 / w.size)
@@ -238,15 +269,16 @@ def fit_weights(
     y: np.ndarray,
     *,
     task: str,
-    method: str = "greedy",
+    method: str = "bagged",
     weights: Sequence[float] | np.ndarray | None = None,
     n_iter: int = 50,
     seed: int = 0,
+    n_bags: int = 25,
 ) -> np.ndarray:
     """Non-negative member weights summing to 1, fit on (validation) predictions ``P``.
 
-    ``method`` is one of :data:`METHODS`. All methods are deterministic; ``seed`` is
-    accepted so callers can pass one seed everywhere.
+    ``method`` is one of :data:`METHODS`. Every method is deterministic given ``seed`` (only
+    ``bagged`` draws: its bootstrap resamples).
     """
     if method not in METHODS:
         raise ConfigError(f"unknown ensemble method {method!r}; use one of {METHODS}")
@@ -268,6 +300,8 @@ def fit_weights(
     cols = _member_columns(P, y, task)
     if method == "greedy":
         return _greedy(P, cols, y, task, int(n_iter))
+    if method == "bagged":
+        return _bagged(cols, y, task, int(n_iter), int(n_bags), int(seed))
     return _optimize(cols, y, task)
 
 

@@ -8,7 +8,9 @@ trials() columns
                     search ran that slot as a new trial; kept for the record, never selected)
   param_<name>      every hyperparameter of the trial
   best_val_<m>      best validation metric over its epochs (m = accuracy, or rmse for regression)
-  best_epoch        the epoch of best_val_<m> (its weights are the ones kept)
+  best_val_loss     validation loss at that epoch (breaks ties of best_val_<m>)
+  best_epoch        the epoch of best_val_<m>, ties: the lowest validation loss (its weights
+                    are the ones kept)
   epochs            epochs run
   asha_stopped      True when ASHA stopped it before its last epoch
   budget_stopped    True when the time budget ended the search while it ran
@@ -29,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["best_trial", "epochs_frame", "trial_columns", "trial_params", "trials_frame"]
+__all__ = ["best_trial", "epochs_frame", "rank_trials", "trial_columns", "trial_params", "trials_frame"]
 
 EPOCH_COLUMNS = ["trial_id", "epoch", "train_loss", "val_loss", "{val}", "epoch_time_s", "time_total_s", "node_id"]
 
@@ -50,7 +52,7 @@ def epochs_frame(records: list[dict[str, Any]], metric: str) -> pd.DataFrame:
 
 def trial_columns(metric: str, param_names: list[str]) -> list[str]:
     return [
-        "trial_id", "status", *[f"param_{p}" for p in param_names], f"best_val_{metric}", "best_epoch",
+        "trial_id", "status", *[f"param_{p}" for p in param_names], f"best_val_{metric}", "best_val_loss", "best_epoch",
         "epochs", "asha_stopped", "budget_stopped", "patience_stopped", "duration_s", "n_params", "madds", "node_id", "error",
     ]  # fmt: skip
 
@@ -88,11 +90,12 @@ def trials_frame(
         row: dict[str, Any] = {"trial_id": trial_id, "status": status}
         row.update({f"param_{p}": info["params"].get(p) for p in param_names})
         if len(mine) and mine[val].notna().any():
-            best_idx = mine[val].idxmax() if mode == "max" else mine[val].idxmin()
-            row[f"best_val_{metric}"] = float(mine.loc[best_idx, val])
-            row["best_epoch"] = int(mine.loc[best_idx, "epoch"])
+            best = _best_epoch(mine, val, mode)
+            row[f"best_val_{metric}"] = float(best[val])
+            row["best_val_loss"] = float(best["val_loss"])
+            row["best_epoch"] = int(best["epoch"])
         else:
-            row[f"best_val_{metric}"], row["best_epoch"] = np.nan, pd.NA
+            row[f"best_val_{metric}"], row["best_val_loss"], row["best_epoch"] = np.nan, np.nan, pd.NA
         row["epochs"] = int(mine["epoch"].max()) if len(mine) else 0
         row["patience_stopped"] = bool(last.get("patience_stop", False)) and status == "completed"
         row["budget_stopped"] = status == "stopped" and bool(info.get("budget"))
@@ -109,13 +112,29 @@ def trials_frame(
     return frame.sort_values("trial_id").reset_index(drop=True)
 
 
-def best_trial(trials: pd.DataFrame, metric: str, mode: str) -> pd.Series | None:
-    """The trial with the best validation metric at its best epoch (ties: fewer epochs)."""
+def _best_epoch(epochs: pd.DataFrame, val: str, mode: str) -> pd.Series:
+    """A trial's best epoch as its trainer keeps it: the best ``val``, ties: the lowest
+    validation loss, then the earliest."""
+    scored = epochs[epochs[val].notna()]
+    scored = scored.assign(_loss=scored["val_loss"].astype(float).fillna(np.inf))
+    return scored.sort_values([val, "_loss", "epoch"], ascending=[mode == "min", True, True], kind="stable").iloc[0]
+
+
+def rank_trials(trials: pd.DataFrame, metric: str, mode: str) -> pd.DataFrame:
+    """Scored, non-abandoned trials, best first: by validation metric at the best epoch, ties
+    (common when a small validation split is all right) by the validation loss there, then by
+    fewer epochs."""
     scored = trials[trials[f"best_val_{metric}"].notna() & (trials["status"] != "abandoned")]
-    if scored.empty:
-        return None
-    ordered = scored.sort_values([f"best_val_{metric}", "best_epoch"], ascending=[mode == "min", True], kind="stable")
-    return ordered.iloc[0]
+    loss = scored["best_val_loss"].astype(float).fillna(np.inf) if "best_val_loss" in scored else np.inf
+    keys, ascending = [f"best_val_{metric}", "_loss", "best_epoch"], [mode == "min", True, True]
+    return scored.assign(_loss=loss).sort_values(keys, ascending=ascending, kind="stable").drop(columns="_loss")
+
+
+def best_trial(trials: pd.DataFrame, metric: str, mode: str) -> pd.Series | None:
+    """The trial with the best validation metric at its best epoch (ties: lower validation loss,
+    then fewer epochs)."""
+    ordered = rank_trials(trials, metric, mode)
+    return None if ordered.empty else ordered.iloc[0]
 
 
 def trial_params(row: pd.Series) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from rayboost.results._frames import rank_trials
+
 __all__ = ["format_summary", "leaderboard", "render"]
 
 KEY_PARAMS = (
@@ -17,8 +19,7 @@ KEY_PARAMS = (
 def leaderboard(trials: pd.DataFrame, metric: str, mode: str, n: int = 10) -> pd.DataFrame:
     """The ``n`` best trials by validation metric, with the hyperparameters that matter most."""
     value = f"best_val_{metric}"
-    scored = trials[trials[value].notna() & (trials["status"] != "abandoned")]
-    ordered = scored.sort_values([value, "best_epoch"], ascending=[mode == "min", True], kind="stable").head(n)
+    ordered = rank_trials(trials, metric, mode).head(n)
     params = [f"param_{p}" for p in KEY_PARAMS if f"param_{p}" in ordered]
     frame = ordered[["trial_id", value, "best_epoch", "epochs", "status", *params, "n_params"]]
     return frame.rename(columns={p: p[len("param_"):] for p in params}).reset_index(drop=True)
@@ -50,8 +51,15 @@ def format_summary(summary: dict[str, Any]) -> str:
     if ens:
         m = ens["metric"]
         low, high = ens["ensemble_minus_best_ci"]
+        how = ens["method"] + (", calibrated members" if ens.get("calibrated") else "")
+        line += f"\nensemble ({how})"
+        if f"ensemble_cv_{m}" in ens:  # the estimate from validation alone, before test was read
+            line += (
+                f": expected {m} {ens[f'ensemble_cv_{m}']:.4f} vs best member {ens.get(f'best_member_cv_{m}', float('nan')):.4f}"
+                " (cross-fitted on validation);"
+            )
         line += (
-            f"\nensemble ({ens['method']}): test {m} {ens[f'ensemble_test_{m}']:.4f} vs best member "
+            f" test {m} {ens[f'ensemble_test_{m}']:.4f} vs best member "
             f"{ens['best_member']} {ens[f'best_member_test_{m}']:.4f}; difference {ens['ensemble_minus_best']:+.4f} "
             f"(95% bootstrap CI {low:+.4f} .. {high:+.4f})"
         )

@@ -27,7 +27,13 @@ if TYPE_CHECKING:
         wait_job,
     )
     from rayboost.tuning._members import FittedMember, collect_members, start_members
-    from rayboost.tuning._space import SearchPlan, auto_time_budget_s, grace_period, plan_search
+    from rayboost.tuning._space import (
+        SearchPlan,
+        auto_max_epochs,
+        auto_time_budget_s,
+        grace_period,
+        plan_search,
+    )
     from rayboost.tuning._tune import TuneOutcome, asha_rungs, share, tune_nets
 
 _EXPORTS = {
@@ -36,6 +42,7 @@ _EXPORTS = {
     "SearchPlan": "rayboost.tuning._space",
     "TuneOutcome": "rayboost.tuning._tune",
     "asha_rungs": "rayboost.tuning._tune",
+    "auto_max_epochs": "rayboost.tuning._space",
     "auto_time_budget_s": "rayboost.tuning._space",
     "check_resources": "rayboost.tuning._cluster",
     "check_shared_storage": "rayboost.tuning._cluster",
@@ -63,6 +70,7 @@ __all__ = [
     "SearchPlan",
     "TuneOutcome",
     "asha_rungs",
+    "auto_max_epochs",
     "auto_time_budget_s",
     "check_resources",
     "check_shared_storage",

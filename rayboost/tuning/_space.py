@@ -23,7 +23,7 @@ from rayboost.config import (
 from rayboost.models import default_params, portfolio, resolve_space, validate_params
 from rayboost.tuning._budget import TrialBudget
 
-__all__ = ["SearchPlan", "Variants", "auto_time_budget_s", "fit_point", "grace_period", "plan_search", "portfolio_points"]
+__all__ = ["SearchPlan", "Variants", "auto_max_epochs", "auto_time_budget_s", "fit_point", "grace_period", "plan_search", "portfolio_points"]
 
 UNBOUNDED_TRIALS = 16
 """Trials of a hyperopt/random search with neither ``num_samples`` nor a time budget."""
@@ -126,6 +126,19 @@ def grace_period(search: SearchConfig) -> int:
     if search.grace_period is not None:
         return search.grace_period
     return max(1, math.ceil(search.max_epochs / search.reduction_factor**2))
+
+
+EPOCH_ROWS = 60_000
+EPOCH_RANGE = (10, 100)
+
+
+def auto_max_epochs(train_rows: int) -> int:
+    """The epoch budget ``auto`` gives a trial: as many epochs as pass 60,000 rows through the
+    net (20 for 3,000 training rows, e.g. 5,000 images split 60/20/20), between 10 and 100.
+    A net needs a number of optimizer steps more than a number of epochs; small data needs
+    more passes to take them."""
+    low, high = EPOCH_RANGE
+    return int(min(max(round(EPOCH_ROWS / max(train_rows, 1)), low), high))
 
 
 REFERENCE_BUDGET = (600.0, 5000 * 784, 2)  # seconds for (rows × features) on CPUs

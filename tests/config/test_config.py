@@ -50,7 +50,7 @@ def test_defaults() -> None:
     assert config.search.algorithm == "hyperopt"
     assert config.search.scheduler == "asha"
     assert config.search.num_samples is None  # as many as the time budget allows
-    assert config.search.max_epochs == 20
+    assert config.search.max_epochs == "auto"  # from the training rows, when the data is read
     assert config.search.grace_period is None  # from max_epochs and reduction_factor
     assert config.search.reduction_factor == 3
     assert config.search.time_budget_s == "auto"

@@ -15,7 +15,7 @@ from rayboost.models import MEMBER_KINDS
 
 pytestmark = pytest.mark.usefixtures("local_ray")
 
-MEMBER_COLUMNS = {"member", "kind", "trial_id", "weight"}
+MEMBER_COLUMNS = {"member", "kind", "trial_id", "weight", "temperature"}
 
 
 @pytest.fixture(scope="module", params=["digits", "breast_cancer", "diabetes"])
@@ -41,7 +41,7 @@ def test_members_table(experiment):
     exp, name = experiment
     members = exp.members()
     metrics = {"accuracy", "log_loss"} if name != "diabetes" else {"rmse"}
-    expected = MEMBER_COLUMNS | {f"{p}_{m}" for p in ("val", "test") for m in metrics}
+    expected = MEMBER_COLUMNS | {f"{p}_{m}" for p in ("val", "cv", "test") for m in metrics}
     assert set(members.columns) == expected
     assert members["member"].tolist() == ["net_1", "net_2", "xgboost", "linear", "ensemble"]
     assert members["kind"].tolist() == ["net", "net", "xgboost", "linear", "ensemble"]
@@ -51,7 +51,10 @@ def test_members_table(experiment):
     assert (weights >= 0).all() and weights.sum() == pytest.approx(1.0)
     summary = exp.summary()["ensemble"]
     metric = "accuracy" if name != "diabetes" else "rmse"
-    assert summary["method"] == "greedy"
+    assert summary["method"] == "bagged" and summary["calibrated"] == (name != "diabetes")
+    temperatures = members.loc[members.kind != "ensemble", "temperature"]
+    assert temperatures.isna().all() if name == "diabetes" else (temperatures > 0).all()
+    assert summary[f"ensemble_cv_{metric}"] == pytest.approx(members.iloc[-1][f"cv_{metric}"])
     assert summary[f"ensemble_test_{metric}"] == pytest.approx(members.iloc[-1][f"test_{metric}"])
     low, high = summary["ensemble_minus_best_ci"]
     assert low <= summary["ensemble_minus_best"] <= high
@@ -67,10 +70,14 @@ def test_oracle_predict_equals_weighted_average_of_members_with_stored_weights(e
     assert [name for name, _ in model.members_] == used.index.tolist()
     np.testing.assert_array_equal(model.weights_, used["weight"].to_numpy())  # the very weights shown
     scaler = Scaler.from_dict(__import__("json").loads(exp.paths.scaler.read_text()))
-    outputs = [
-        MEMBER_KINDS[row.kind].load(exp.paths.member_dir(name)).predict_output(scaler.transform(X))
-        for name, row in used.iterrows()
-    ]
+    outputs = []
+    for name, row in used.iterrows():  # each member's output at the temperature the table shows
+        out = MEMBER_KINDS[row.kind].load(exp.paths.member_dir(name)).predict_output(scaler.transform(X))
+        if dataset.task == "classification":
+            logits = np.log(np.clip(out, 1e-15, 1.0)) / row.temperature
+            out = np.exp(logits - logits.max(axis=1, keepdims=True))
+            out /= out.sum(axis=1, keepdims=True)
+        outputs.append(out)
     by_hand = np.average(np.stack(outputs), axis=0, weights=used["weight"].to_numpy())
     np.testing.assert_allclose(model.predict_output(X), by_hand, rtol=1e-6, atol=1e-9)
     # the ensemble row of the table is what predict gives on the test rows
@@ -101,7 +108,7 @@ def test_zero_weight_members_are_never_loaded(experiment):
     assert members.loc["ensemble", members.columns[-1]] == pytest.approx(members.loc["net_1", members.columns[-1]])
 
 
-@pytest.mark.parametrize("method", ["optimize", "uniform", "greedy"])
+@pytest.mark.parametrize("method", ["optimize", "uniform", "greedy", "bagged"])
 def test_reweight_without_retraining_keeps_history(experiment, method):
     exp, _ = experiment
     model_file = exp.paths.member_dir("net_1") / "model.pt"

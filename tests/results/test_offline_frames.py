@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import rayboost
-from rayboost.results import epochs_frame, trials_frame
+from rayboost.results import best_trial, epochs_frame, leaderboard, trials_frame
 
 READER = r"""
 import json, sys
@@ -40,7 +40,7 @@ def test_frames_load_in_a_fresh_process_without_ray(tmp_path):
     assert not got["ray_imported"]
     assert got["n_trials"] == 3 and got["n_epochs"] >= 3
     for column in [
-        "trial_id", "status", "param_lr", "param_bn", "param_conv", "param_batch_size", "best_val_accuracy",
+        "trial_id", "status", "param_lr", "param_bn", "param_conv", "param_batch_size", "best_val_accuracy", "best_val_loss",
         "best_epoch", "epochs", "asha_stopped", "duration_s", "n_params", "madds", "node_id",
     ]:
         assert column in got["trials_columns"], column
@@ -89,6 +89,26 @@ def test_trials_frame_deduplicates_restored_epochs_and_marks_statuses():
     assert trials.loc["d", "status"] == "error" and trials.loc["d", "error"] == "boom"
     assert trials.loc["d", "epochs"] == 0 and trials.loc["a", "epochs"] == 3
     assert trials.loc["a", "duration_s"] == 5.0
+
+
+def test_ties_on_the_metric_go_to_the_lower_validation_loss():
+    """A small validation split is often all right for several epochs and trials: the epoch and
+    the trial kept are those with the lowest validation loss among the tied, as the trainer keeps."""
+    events = [_start(t, 0.0, {"lr": 0.1}) for t in ("a", "b", "c")]
+    records = [
+        {"trial_id": "a", "epoch": 1, "val_accuracy": 0.9, "val_loss": 0.5},
+        {"trial_id": "a", "epoch": 2, "val_accuracy": 1.0, "val_loss": 0.3},
+        {"trial_id": "a", "epoch": 3, "val_accuracy": 1.0, "val_loss": 0.1},
+        {"trial_id": "a", "epoch": 4, "val_accuracy": 1.0, "val_loss": 0.2},
+        {"trial_id": "b", "epoch": 1, "val_accuracy": 1.0, "val_loss": 0.05},
+        {"trial_id": "c", "epoch": 1, "val_accuracy": 0.95, "val_loss": 0.01},
+    ]
+    epochs = epochs_frame(records, "accuracy")
+    trials = trials_frame(events, epochs, records, "accuracy", "max", "asha")
+    by_id = trials.set_index("trial_id")
+    assert by_id.loc["a", "best_epoch"] == 3 and by_id.loc["a", "best_val_loss"] == 0.1
+    assert best_trial(trials, "accuracy", "max")["trial_id"] == "b"
+    assert leaderboard(trials, "accuracy", "max")["trial_id"].tolist() == ["b", "a", "c"]
 
 
 def test_empty_experiment_gives_empty_frames_with_columns():

@@ -11,7 +11,7 @@ import pytest
 import rayboost
 from rayboost.config import Choice, Constant, LogUniform, SearchConfig, load_config
 from rayboost.models import portfolio, resolve_space
-from rayboost.tuning import auto_time_budget_s, grace_period, plan_search
+from rayboost.tuning import auto_max_epochs, auto_time_budget_s, grace_period, plan_search
 from rayboost.tuning._budget import TrialBudget
 from rayboost.tuning._space import fit_point, portfolio_points
 
@@ -36,6 +36,28 @@ def test_auto_time_budget_sizes_for_the_data() -> None:
     assert auto_time_budget_s(5000, 784, 4) == pytest.approx(300.0)  # twice the CPUs, half the time
     assert auto_time_budget_s(1797, 64, 2) == 60.0  # digits: the floor
     assert auto_time_budget_s(10**6, 784, 2) == 3600.0  # the ceiling
+
+
+@pytest.mark.parametrize(
+    "train_rows, expected",
+    [(3000, 20), (1078, 56), (6000, 10), (10**6, 10), (341, 100), (1, 100)],
+)
+def test_auto_max_epochs_passes_the_same_rows_through_the_net(train_rows: int, expected: int) -> None:
+    """5,000 images split 60/20/20 keep 20 epochs; the 8×8 digits get 56; floor 10, ceiling 100."""
+    assert auto_max_epochs(train_rows) == expected
+
+
+def test_auto_max_epochs_is_resolved_before_the_search_and_checked_against_the_grace_period() -> None:
+    from rayboost._pipeline import _resolve_max_epochs
+
+    cfg = load_config(overrides={"data.dataset": "digits"})
+    assert cfg.search.max_epochs == "auto"
+    assert _resolve_max_epochs(cfg, 1078).search.max_epochs == 56
+    fixed = load_config(overrides={"data.dataset": "digits", "search.max_epochs": 7})
+    assert _resolve_max_epochs(fixed, 1078).search.max_epochs == 7
+    late = load_config(overrides={"data.dataset": "digits", "search.grace_period": 30})  # fine until resolved
+    with pytest.raises(rayboost.ConfigError, match=r"grace_period \(30\) exceeds search.max_epochs \(20, from auto"):
+        _resolve_max_epochs(late, 3000)
 
 
 def test_trial_budget_stops_starting_trials_that_would_not_finish() -> None:
