@@ -5,7 +5,9 @@ For each dataset and seed, both sides run in this one process, one after the oth
 1. ``rayboost.run`` with every default (HyperOpt + ASHA search, ensemble); only the data, seed,
    storage and name are set. Recorded: the best net's test accuracy
    (``exp.summary()["test"]["accuracy"]``), the ensemble's (``exp.members()``, row
-   ``ensemble``), the wall time of the whole call, the number of trials, and the fraction of
+   ``ensemble``) and its difference to that net in points (``ensemble_minus_selected_pts``),
+   the ensemble's test log loss over the lowest member's (``ensemble_logloss_ratio``, < 1: it
+   beats every member on a proper score), the wall time of the whole call, the number of trials, and the fraction of
    trials that left chance level before ASHA's first rung (below).
 2. ``train_plain``: the CNN every tutorial writes (two conv-conv-maxpool stages of 32 and 64
    filters with BatchNorm + ReLU, dropout, a 128-unit head; AdamW lr 3e-3, batch 64, one-cycle
@@ -199,15 +201,23 @@ def _load(data: dict[str, Any]) -> Any:
     return load_dataset(DataConfig(**fields))
 
 
-def _ensemble_accuracy(exp: Any) -> float | None:
+def _ensemble_scores(exp: Any) -> dict[str, float | None]:
+    """The ensemble's test accuracy, and its test log loss over the lowest member's (< 1: it
+    beats every member on a proper score); None when no ensemble was fitted."""
     from rayboost import ExperimentError
 
     try:
         members = exp.members()
-    except ExperimentError:  # no ensemble was fitted: reported as None
-        return None
+    except ExperimentError:
+        return {"accuracy": None, "logloss_ratio": None}
     row = members[members["member"] == "ensemble"]
-    return None if row.empty else float(row["test_accuracy"].iloc[0])
+    if row.empty:
+        return {"accuracy": None, "logloss_ratio": None}
+    lowest = members.loc[members["member"] != "ensemble", "test_log_loss"].min()
+    return {
+        "accuracy": float(row["test_accuracy"].iloc[0]),
+        "logloss_ratio": float(row["test_log_loss"].iloc[0] / lowest),
+    }
 
 
 def _one(
@@ -226,9 +236,14 @@ def _one(
     trial_ids = trials.loc[trials["status"] != "abandoned", "trial_id"].tolist()
     threshold, rung = chance_threshold(ds.y[split.val]), first_rung(summary)
     best = (summary.get("test") or {}).get("accuracy")
+    ensemble = _ensemble_scores(exp)
     ours = {
         "best_net_test_accuracy": rnd(best),
-        "ensemble_test_accuracy": rnd(_ensemble_accuracy(exp)),
+        "ensemble_test_accuracy": rnd(ensemble["accuracy"]),
+        "ensemble_minus_selected_pts": rnd(
+            None if best is None or ensemble["accuracy"] is None else 100 * (ensemble["accuracy"] - best), 2
+        ),
+        "ensemble_logloss_ratio": rnd(ensemble["logloss_ratio"]),
         "wall_s": rnd(wall, 2),
         "n_trials": summary.get("n_trials", len(trial_ids)),
         "trials_learning_fraction": rnd(
@@ -274,6 +289,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         "trials_learning_fraction": med("rayboost", "trials_learning_fraction"),
         "best_net_test_accuracy": med("rayboost", "best_net_test_accuracy"),
         "ensemble_test_accuracy": med("rayboost", "ensemble_test_accuracy"),
+        "ensemble_minus_selected_pts": med("rayboost", "ensemble_minus_selected_pts", 2),
+        "ensemble_logloss_ratio": med("rayboost", "ensemble_logloss_ratio"),
         "plain_test_accuracy": med("plain", "test_accuracy"),
         "wall_s": med("rayboost", "wall_s", 1),
     }
@@ -286,6 +303,12 @@ def run(quick: bool = False) -> dict[str, Any]:
         "best_net_minus_plain_pts": {d: goal(v, ">=", 0.0) for d, v in diff.items()},
         "trials_learning_fraction": {
             d: goal(v, ">=", 0.8) for d, v in metrics["trials_learning_fraction"].items()
+        },
+        "ensemble_minus_selected_pts": {
+            d: goal(v, ">=", 0.0) for d, v in metrics["ensemble_minus_selected_pts"].items()
+        },
+        "ensemble_logloss_ratio": {
+            d: goal(v, "<", 1.0) for d, v in metrics["ensemble_logloss_ratio"].items()
         },
     }
     for metric, (op, threshold) in pixels_goals.items():

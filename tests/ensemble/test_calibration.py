@@ -101,3 +101,15 @@ def test_fit_ensemble_calibrates_each_member_and_reports_cross_fitted_scores() -
     assert fit.summary["calibrated"] and "ensemble_cv_accuracy" in fit.summary
     off = fit_ensemble(members, y[val], np.zeros((600, 2)), y[test], task="classification", calibrate=False)
     assert off.temperatures == [None, None] and not off.summary["calibrated"]
+
+
+def test_a_member_right_on_every_validation_row_is_not_sharpened_without_limit() -> None:
+    """Platt's targets: n right answers justify about 1/(n + 2) left for the other classes."""
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 3, 300)
+    p = np.full((300, 3), 0.2)
+    p[np.arange(300), y] = 0.6  # right every time, modestly confident
+    t = fit_temperature(p, y)
+    assert TEMPERATURE_BOUNDS[0] < t < 1.0  # sharpened, but not to the bound
+    sharpened = apply_temperature(p, t)[np.arange(300), y]
+    assert sharpened.mean() == pytest.approx(1 - 1 / 302, abs=2e-3)
