@@ -111,8 +111,8 @@ class EnsembleConfig:
     or MSE, stopped at its earliest step with the best validation score; ``optimize`` (min log
     loss / MSE); ``uniform``; or user ``weights``."""
     calibrate: bool = True
-    """Fit one temperature per classification member on its validation predictions (min log
-    loss) before any weights; applied wherever the member predicts."""
+    """Fit one temperature per classification member on its validation predictions (min
+    cross-entropy against Platt's targets) before any weights; applied wherever it predicts."""
     weights: dict[str, float] = field(default_factory=dict)
     """``method=weights``: weight per member name (net_1, net_2, ..., xgboost, linear); unlisted → 0."""
     xgboost: bool = True

@@ -118,12 +118,8 @@ class EnsembleModel:
     def predict_output(self, X: Any) -> np.ndarray:
         """Class probabilities (N, C) or regression values (N, 1)."""
         Xs = self._prepare(X)
-        P = np.stack(
-            [
-                apply_temperature(model.predict_output(Xs), t) if self.task_ == "classification" else model.predict_output(Xs)
-                for (_, model), t in zip(self.members_, self.temperatures_, strict=True)
-            ]
-        )
+        outputs = [model.predict_output(Xs) for _, model in self.members_]
+        P = np.stack([apply_temperature(p, t) for p, t in zip(outputs, self.temperatures_, strict=True)])
         return weighted_average(P, self.weights_)
 
     def predict_proba(self, X: Any) -> np.ndarray:
