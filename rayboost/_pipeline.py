@@ -26,7 +26,7 @@ from rayboost.config import (
     load_config,
 )
 from rayboost.data import Dataset, Scaler, Split, load_dataset, make_trial_data, split_dataset
-from rayboost.ensemble import Member, fit_ensemble, save_ensemble, score
+from rayboost.ensemble import REFIT, Member, Refit, Refitter, fit_ensemble, save_ensemble, score
 from rayboost.models import MEMBER_KINDS, NetModel, metric_name, target_scaling
 from rayboost.results import Experiment, best_trial, leaderboard, trial_params
 
@@ -174,6 +174,8 @@ def _time_budget_s(cfg: Config, dataset: Dataset, cpus: float) -> float | None:
 
 ENSEMBLE_RESERVE = (0.05, 30.0)
 """Of the time budget, the ensemble stage keeps this fraction, at most this many seconds."""
+REFIT_SHARE = 0.15
+"""Of the time budget, ``ensemble.refit`` keeps this fraction for the refits, on top."""
 
 
 def resume(name: str, storage: str | Path | None = None, overrides: list[str] | None = None, verbose: bool = True) -> Experiment:
@@ -250,9 +252,10 @@ def _run_experiment(
         member_refs = tuning.start_members(cfg, data_ref, missing)  # XGBoost/linear beside the trials
         if "tune" in stages and not meta["stages"]["tune"]:
             deadline = None
-            if budget_s is not None:  # the ensemble stage is part of the budget
+            if budget_s is not None:  # the ensemble stage, refits included, is part of the budget
                 fraction, most = ENSEMBLE_RESERVE
-                deadline = started + budget_s - min(fraction * budget_s, most)
+                refits = REFIT_SHARE * budget_s if want_members and cfg.ensemble.refit else 0.0
+                deadline = started + budget_s - min(fraction * budget_s, most) - refits
             outcome = tuning.tune_nets(
                 cfg, plan, data_ref, family, metric, mode, slots, paths, verbose=verbose, deadline=deadline
             )
@@ -272,7 +275,11 @@ def _run_experiment(
         if want_members:
             extra = [_load_member(paths, kind, kind) for kind in kinds]
             members = _net_members(experiment, cfg.ensemble.top_k, dataset, split, family) + extra
-            summary["ensemble"] = _ensemble(experiment, members, dataset, split, scaler, cfg)
+            refitter = None
+            if cfg.ensemble.refit:
+                end = None if budget_s is None else started + budget_s
+                refitter = _refitter(experiment, cfg, data_ref, len(split.val) / len(split.train), slots, end)
+            summary["ensemble"] = _ensemble(experiment, members, dataset, split, scaler, cfg, refit=refitter)
             meta = _write_meta(paths, meta, stages={**meta["stages"], "ensemble": True})
         elif paths.summary.exists():
             summary["ensemble"] = read_json(paths.summary).get("ensemble")
@@ -316,6 +323,55 @@ def _net_members(experiment: Experiment, top_k: int, dataset: Dataset, split: Sp
     return members
 
 
+def _refitter(
+    experiment: Experiment, cfg: Config, data: Any, val_ratio: float, slots: int, end: float | None
+) -> Refitter:
+    """Refits the members with weight on train + validation rows (``data``: the trial data or
+    its object-store reference) as Ray tasks, heaviest first while they fit before ``end`` (a
+    ``time.time()``; None: all). A refit already saved for the same member is reused."""
+    from rayboost import tuning
+    from rayboost.tuning._trainable import trial_seed
+
+    def refit(members: list[Member], w: np.ndarray) -> dict[str, Refit]:
+        weights = {m.name: float(x) for m, x in zip(members, w, strict=True)}
+        saved, jobs = {}, []
+        epochs = experiment.epochs() if any(m.kind == "net" for m in members) else None
+        trials = experiment.trials()
+        for member in members:
+            if weights[member.name] <= 0:
+                continue
+            folder = experiment.paths.member_dir(member.name) / REFIT
+            if (folder / "refit.json").exists() and read_json(folder / "refit.json").get("trial_id") == member.trial_id:
+                saved[member.name] = Refit(MEMBER_KINDS[member.kind].load(folder), read_json(folder / "refit.json"))
+                continue
+            if member.kind == "net":
+                row = trials[trials["trial_id"] == member.trial_id].iloc[0]
+                best = int(row["best_epoch"])
+                own = epochs[(epochs["trial_id"] == member.trial_id) & (epochs["epoch"] <= best)]
+                took = float(own["epoch_time_s"].sum()) if "epoch_time_s" in own else 0.0
+                schedule = min(int(member.model.params["epochs"]), int(cfg.search.max_epochs))
+                job = tuning.RefitJob(
+                    member.name, "net", member.model, took * (1 + val_ratio),
+                    seed=trial_seed(cfg.seed, member.trial_id), epochs=best, schedule_epochs=schedule,
+                )  # fmt: skip
+            else:
+                took = float((getattr(member.model, "summary_", None) or {}).get("fit_s", 0.0))
+                job = tuning.RefitJob(member.name, member.kind, member.model, took * (1 + val_ratio))
+            jobs.append(job)
+        seconds = None if end is None else max(0.0, end - time.time())
+        chosen = tuning.choose_refits(jobs, weights, slots, seconds)
+        results = tuning.run_refits(chosen, data, cfg.resources.cpus_per_trial)
+        by_name = {m.name: m for m in members}
+        done = {
+            r.name: Refit(r.model, {**r.record, "trial_id": by_name[r.name].trial_id})
+            for r in results
+            if r.model is not None
+        }
+        return {**saved, **done}
+
+    return refit
+
+
 def _ensemble(
     experiment: Experiment,
     members: list[Member],
@@ -326,8 +382,10 @@ def _ensemble(
     method: str | None = None,
     weights: dict[str, float] | None = None,
     calibrate: bool | None = None,
+    refit: Refitter | None = None,
 ) -> dict[str, Any]:
-    """Weights on validation predictions, then every member and the ensemble scored on test."""
+    """Weights on validation predictions, then (with ``refit``) the members trained again on
+    train + validation, then every member and the ensemble scored on test."""
     fit = fit_ensemble(
         members,
         dataset.y[split.val],
@@ -338,6 +396,7 @@ def _ensemble(
         weights=weights if weights is not None else cfg.ensemble.weights,
         seed=cfg.seed,
         calibrate=cfg.ensemble.calibrate if calibrate is None else calibrate,
+        refit=refit,
     )
     save_ensemble(experiment.paths, members, fit, dataset.task, dataset.classes)
     return fit.summary
@@ -349,11 +408,14 @@ def reweight(
     method: str | None = None,
     weights: dict[str, float] | None = None,
     calibrate: bool | None = None,
+    refit: bool | None = None,
 ) -> Experiment:
     """Fit an existing experiment's ensemble again with another method or user weights, with or
-    without calibrated members (default: the experiment's config).
+    without calibrated members, with or without members refit on train + validation rows
+    (default: the experiment's config).
 
-    Nothing is retrained: members and their validation predictions are read from storage. The
+    No trial is retrained: members and their validation predictions are read from storage; a
+    member that now carries weight and has no refit yet is refit here, in this process. The
     previous ensemble is kept in ``ensemble/history/``.
     """
     from rayboost.results import load
@@ -373,7 +435,13 @@ def reweight(
     record = read_json(experiment.paths.ensemble)
     members = [_load_member(experiment.paths, e["member"], e["kind"], e["trial_id"]) for e in record["members"]]
     summary = read_json(experiment.paths.summary)
-    summary["ensemble"] = _ensemble(experiment, members, dataset, split, scaler, cfg, method, weights, calibrate)
+    refitter = None
+    if cfg.ensemble.refit if refit is None else refit:
+        data = make_trial_data(dataset, split, scaler)
+        refitter = _refitter(experiment, cfg, data, len(split.val) / len(split.train), 1, None)
+    summary["ensemble"] = _ensemble(
+        experiment, members, dataset, split, scaler, cfg, method, weights, calibrate, refitter
+    )
     write_json_atomic(experiment.paths.summary, summary)
     return experiment
 

@@ -55,12 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_argument("--follow", action="store_true")
     jobs.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
-    ens = sub.add_parser("ensemble", help="re-fit an experiment's ensemble weights (nothing is retrained)")
+    ens = sub.add_parser("ensemble", help="re-fit an experiment's ensemble weights (no trial is retrained)")
     ens.add_argument("name")
     ens.add_argument("--method", choices=["bagged", "greedy", "optimize", "uniform", "weights"], default=None,
                      help="default: the experiment's ensemble.method")  # fmt: skip
     ens.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=None,
                      help="temperature-scale classification members (default: the experiment's ensemble.calibrate)")  # fmt: skip
+    ens.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
+                     help="hand back members trained again on train + validation rows "
+                     "(default: the experiment's ensemble.refit)")  # fmt: skip
     ens.add_argument("--weights", default=None, metavar="MEMBER=W,...",
                      help="with --method weights, e.g. net_1=0.5,xgboost=0.3,linear=0.2")  # fmt: skip
     ens.add_argument("--storage", default=None)
@@ -95,7 +98,7 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     weights = _parse_weights(args.weights)
     if (args.method == "weights") != (weights is not None):
         raise RayboostError("--weights goes with --method weights (and that method needs --weights)")
-    experiment = reweight(args.name, args.storage, args.method, weights, args.calibrate)
+    experiment = reweight(args.name, args.storage, args.method, weights, args.calibrate, args.refit)
     print(render(experiment.members()))
     print(format_summary(experiment.summary()))
     return 0

@@ -113,6 +113,12 @@ class EnsembleConfig:
     calibrate: bool = True
     """Fit one temperature per classification member on its validation predictions (min
     cross-entropy against Platt's targets) before any weights; applied wherever it predicts."""
+    refit: bool = True
+    """Once temperatures, weights and each member's epochs / boosting rounds are fixed on
+    validation, train the members that carry weight again on train + validation rows (Ray
+    tasks) and hand back those versions. With a time budget, the refits get a share of it and
+    run heaviest member first while their time (estimated from each member's own training)
+    fits; the others keep their first fit."""
     weights: dict[str, float] = field(default_factory=dict)
     """``method=weights``: weight per member name (net_1, net_2, ..., xgboost, linear); unlisted → 0."""
     xgboost: bool = True

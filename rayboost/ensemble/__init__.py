@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from rayboost.ensemble._build import EnsembleFit, Member, fit_ensemble, user_weights
-from rayboost.ensemble._model import EnsembleModel, members_frame, save_ensemble
+from rayboost.ensemble._build import (
+    EnsembleFit,
+    Member,
+    Refit,
+    Refitter,
+    fit_ensemble,
+    user_weights,
+)
+from rayboost.ensemble._model import REFIT, EnsembleModel, members_frame, save_ensemble
 from rayboost.ensemble._weights import (
     METHODS,
     TASKS,
@@ -15,10 +22,13 @@ from rayboost.ensemble._weights import (
 
 __all__ = [
     "METHODS",
+    "REFIT",
     "TASKS",
     "EnsembleFit",
     "EnsembleModel",
     "Member",
+    "Refit",
+    "Refitter",
     "bootstrap_diff_ci",
     "fit_ensemble",
     "fit_weights",

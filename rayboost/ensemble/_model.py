@@ -18,7 +18,10 @@ from rayboost.ensemble._calibrate import apply_temperature
 from rayboost.ensemble._weights import weighted_average
 from rayboost.models import MEMBER_KINDS
 
-__all__ = ["EnsembleModel", "members_frame", "save_ensemble"]
+__all__ = ["REFIT", "EnsembleModel", "members_frame", "save_ensemble"]
+
+REFIT = "refit"
+"""A member's folder keeps its refit on train + validation rows in this subfolder."""
 
 
 def save_ensemble(paths: ExperimentPaths, members: list[Member], fit: EnsembleFit, task: str, classes: Any) -> None:
@@ -34,6 +37,14 @@ def save_ensemble(paths: ExperimentPaths, members: list[Member], fit: EnsembleFi
         shutil.rmtree(folder, ignore_errors=True)
         member.model.save(folder)  # type: ignore[attr-defined]
         np.save(folder / "val_pred.npy", member.val_pred)
+    for name, refit in fit.refits.items():  # written whole, then renamed: never half a model
+        target = paths.member_dir(name) / REFIT
+        partial = target.with_name(REFIT + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        refit.model.save(partial)  # type: ignore[attr-defined]
+        write_json_atomic(partial / "refit.json", refit.record)
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
     if paths.ensemble.exists():
         paths.ensemble_history.mkdir(parents=True, exist_ok=True)
         n = len(list(paths.ensemble_history.glob("ensemble-*.json"))) + 1
@@ -43,7 +54,10 @@ def save_ensemble(paths: ExperimentPaths, members: list[Member], fit: EnsembleFi
         "task": task,
         "classes": classes,
         "members": [
-            {"member": m.name, "kind": m.kind, "trial_id": m.trial_id, "weight": float(w), "temperature": t}
+            {
+                "member": m.name, "kind": m.kind, "trial_id": m.trial_id, "weight": float(w), "temperature": t,
+                "refit": m.name in fit.refits,
+            }  # fmt: skip
             for m, w, t in zip(members, fit.weights, fit.temperatures or [None] * len(members), strict=True)
         ],
         "table": fit.rows,
@@ -67,7 +81,8 @@ def members_frame(paths: ExperimentPaths) -> pd.DataFrame:
 
 
 class EnsembleModel:
-    """Weighted average of the members' (temperature-scaled) outputs. ``X`` is raw features:
+    """Weighted average of the members' (temperature-scaled) outputs, each member's refit on train
+    + validation rows where the ensemble was refit. ``X`` is raw features:
     (N, D) for tables, images as (N, C, H, W) or flattened (N, C·H·W); the training-split
     scaling is applied here."""
 
@@ -94,7 +109,9 @@ class EnsembleModel:
         record = _read(paths)
         meta = read_json(paths.meta)
         used = [e for e in record["members"] if e["weight"] > 0]  # zero-weight members are never loaded nor run
-        members = [(e["member"], MEMBER_KINDS[e["kind"]].load(paths.member_dir(e["member"]))) for e in used]
+        # a member refit on train + validation predicts with that version
+        folders = [paths.member_dir(e["member"]) / (REFIT if e.get("refit") else "") for e in used]
+        members = [(e["member"], MEMBER_KINDS[e["kind"]].load(f)) for e, f in zip(used, folders, strict=True)]
         weights = np.array([e["weight"] for e in used])
         temperatures = [e.get("temperature") for e in used]  # absent: saved before calibration
         scaler = Scaler.from_dict(read_json(paths.scaler))

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         resolve_space,
         validate_params,
     )
+    from rayboost.models._refit import refit_net
     from rayboost.models._saved import NetModel
     from rayboost.models._train import (
         NetTrainer,
@@ -72,6 +73,7 @@ _EXPORTS = {
     "param_specs": "rayboost.models._params",
     "portfolio": "rayboost.models._params",
     "predict_output": "rayboost.models._train",
+    "refit_net": "rayboost.models._refit",
     "resolve_space": "rayboost.models._params",
     "shift_images": "rayboost.models._train",
     "shift_pixels": "rayboost.models._train",
@@ -107,6 +109,7 @@ __all__ = [
     "param_specs",
     "portfolio",
     "predict_output",
+    "refit_net",
     "resolve_space",
     "shift_images",
     "shift_pixels",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,29 @@ class LinearModel:
         if self.task == "classification":
             self.summary_["converged"] = bool(np.all(est.n_iter_ < int(params["max_iter"])))
         return self
+
+    def refit(self, X: object, y: object) -> LinearModel:
+        """A new model fit on ``X, y`` (e.g. train + validation rows) with the C / alpha that
+        validation chose, with nothing held out."""
+        self._check_fitted()
+        Xa = _as_matrix(X, "X", self.n_features_)
+        ya = _as_targets(y, len(Xa), self.task, "y")
+        params = self._resolved_params()
+        value = next(iter(self.chosen_.values()))
+        start = time.perf_counter()
+        with threadpool_limits(limits=_check_threads(self.n_threads)), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            scaler = StandardScaler().fit(Xa)
+            est = self._estimator(value, params).fit(scaler.transform(Xa), ya)
+        model = LinearModel(self.task, self.n_classes_, self.params, self.seed, self.n_threads)
+        model.n_classes_ = self.n_classes_
+        model._set_arrays(_estimator_arrays(scaler, est))
+        if model.task == "classification" and len(model.classes_) != len(self.classes_):
+            raise DataError("the refit rows miss a class the model was fit on; refit on train + validation rows")
+        model.n_features_ = self.n_features_
+        model.chosen_ = dict(self.chosen_)
+        model.summary_ = {**self.summary_, "refit_rows": len(Xa), "fit_s": time.perf_counter() - start}
+        return model
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):

@@ -6,6 +6,7 @@ Saved as ``model.ubj`` (XGBoost's own binary JSON) plus ``meta.json``; no pickle
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import xgboost as xgb
 from rayboost._errors import ConfigError, DataError
 from rayboost.models._linear import (
     _as_matrix,
+    _as_targets,
     _check_task,
     _check_threads,
     _jsonable,
@@ -126,6 +128,7 @@ class XGBoostModel:
         n_threads = booster_params["nthread"]
         dtrain = xgb.DMatrix(Xt, label=yt, nthread=n_threads)
         dval = xgb.DMatrix(Xv, label=yv, nthread=n_threads)
+        start = time.perf_counter()
         booster = xgb.train(
             booster_params,
             dtrain,
@@ -145,10 +148,31 @@ class XGBoostModel:
             "num_boost_round": rounds,
             "early_stopped": n_rounds < rounds,
             "n_features": int(Xt.shape[1]),
+            "fit_s": time.perf_counter() - start,
         }
         if patience is not None:
             self.summary_["best_val_score"] = float(booster.best_score)
         return self
+
+    def refit(self, X: object, y: object) -> XGBoostModel:
+        """A new model with the same parameters trained on ``X, y`` (e.g. train + validation
+        rows) for the rounds early stopping chose, with nothing held out."""
+        self._check_fitted()
+        Xa = _as_matrix(X, "X", self.n_features_, allow_missing=True)
+        ya = _as_targets(y, len(Xa), self.task, "y")
+        model = XGBoostModel(self.task, self.n_classes_, self.params, self.seed, self.n_threads)
+        model.n_classes_ = self.n_classes_
+        booster_params, _, _ = model._booster_params()
+        rounds = self.best_iteration_ + 1
+        start = time.perf_counter()
+        dtrain = xgb.DMatrix(Xa, label=ya, nthread=booster_params["nthread"])
+        model.booster_ = xgb.train(booster_params, dtrain, num_boost_round=rounds, verbose_eval=False)
+        model.best_iteration_ = rounds - 1
+        model.n_features_ = self.n_features_
+        model.summary_ = {
+            **self.summary_, "refit_rows": len(Xa), "refit_rounds": rounds, "fit_s": time.perf_counter() - start,
+        }  # fmt: skip
+        return model
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "booster_"):

@@ -58,6 +58,11 @@ def format_summary(summary: dict[str, Any]) -> str:
                 f": expected {m} {ens[f'ensemble_cv_{m}']:.4f} vs best member {ens.get(f'best_member_cv_{m}', float('nan')):.4f}"
                 " (cross-fitted on validation);"
             )
+        if ens.get("refit"):
+            line += (
+                f" refit on train + validation: {', '.join(ens['refit'])}"
+                f" (test {m} before refit {ens[f'ensemble_before_refit_test_{m}']:.4f});"
+            )
         line += (
             f" test {m} {ens[f'ensemble_test_{m}']:.4f} vs best member "
             f"{ens['best_member']} {ens[f'best_member_test_{m}']:.4f}; difference {ens['ensemble_minus_best']:+.4f} "

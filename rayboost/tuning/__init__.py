@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         wait_job,
     )
     from rayboost.tuning._members import FittedMember, collect_members, start_members
+    from rayboost.tuning._refit import RefitJob, RefitResult, choose_refits, rows_digest, run_refits
     from rayboost.tuning._space import (
         SearchPlan,
         auto_max_epochs,
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "ClusterShape": "rayboost.tuning._cluster",
     "FittedMember": "rayboost.tuning._members",
+    "RefitJob": "rayboost.tuning._refit",
+    "RefitResult": "rayboost.tuning._refit",
     "SearchPlan": "rayboost.tuning._space",
     "TuneOutcome": "rayboost.tuning._tune",
     "asha_rungs": "rayboost.tuning._tune",
@@ -46,6 +49,7 @@ _EXPORTS = {
     "auto_time_budget_s": "rayboost.tuning._space",
     "check_resources": "rayboost.tuning._cluster",
     "check_shared_storage": "rayboost.tuning._cluster",
+    "choose_refits": "rayboost.tuning._refit",
     "cluster_shape": "rayboost.tuning._cluster",
     "collect_members": "rayboost.tuning._members",
     "connect": "rayboost.tuning._cluster",
@@ -55,6 +59,8 @@ _EXPORTS = {
     "job_status": "rayboost.tuning._jobs",
     "list_jobs": "rayboost.tuning._jobs",
     "plan_search": "rayboost.tuning._space",
+    "rows_digest": "rayboost.tuning._refit",
+    "run_refits": "rayboost.tuning._refit",
     "share": "rayboost.tuning._tune",
     "source_root": "rayboost.tuning._jobs",
     "start_members": "rayboost.tuning._members",
@@ -67,6 +73,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 __all__ = [
     "ClusterShape",
     "FittedMember",
+    "RefitJob",
+    "RefitResult",
     "SearchPlan",
     "TuneOutcome",
     "asha_rungs",
@@ -74,6 +82,7 @@ __all__ = [
     "auto_time_budget_s",
     "check_resources",
     "check_shared_storage",
+    "choose_refits",
     "cluster_shape",
     "collect_members",
     "connect",
@@ -83,6 +92,8 @@ __all__ = [
     "job_status",
     "list_jobs",
     "plan_search",
+    "rows_digest",
+    "run_refits",
     "share",
     "source_root",
     "start_members",

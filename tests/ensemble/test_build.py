@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rayboost import ConfigError
-from rayboost.ensemble import Member, fit_ensemble
+from rayboost.ensemble import Member, Refit, fit_ensemble
 
 
 class Fixed:
@@ -83,3 +83,46 @@ def test_user_weights_name_members():
         fit_ensemble(members, Y_VAL, np.zeros((100, 1)), Y_TEST, task="classification", method="weights", weights={"net_9": 1})
     with pytest.raises(ConfigError, match="no members"):
         fit_ensemble([], Y_VAL, np.zeros((100, 1)), Y_TEST, task="classification")
+
+
+def test_refit_happens_after_the_weights_and_before_the_single_test_pass():
+    events: list[str] = []
+
+    class Logged(Fixed):
+        def predict_output(self, X: np.ndarray) -> np.ndarray:
+            events.append("test")
+            return super().predict_output(X)
+
+    first = [Logged(onehot(Y_TEST, 3, p)) for p in (0.8, 0.6)]
+    again = Logged(onehot(Y_TEST, 3, 0.95))
+    members = [
+        Member("net_1", "net", first[0], onehot(Y_VAL, 3, 0.8), "t1"),
+        Member("linear", "linear", first[1], onehot((Y_VAL + 1) % 3, 3, 0.6)),  # wrong on validation: no weight
+    ]
+    seen = {}
+
+    def refit(given: list[Member], w: np.ndarray) -> dict[str, Refit]:
+        events.append("refit")
+        seen["weights"] = w.tolist()
+        return {m.name: Refit(again, {"rows": 1}) for m, x in zip(given, w, strict=True) if x > 0}
+
+    fit = fit_ensemble(members, Y_VAL, np.zeros((100, 4)), Y_TEST, task="classification", refit=refit)
+    assert events == ["refit", "test", "test", "test"]  # each model sees the test rows once, after
+    assert seen["weights"] == fit.weights.tolist() == [1.0, 0.0]
+    assert list(fit.refits) == ["net_1"] and fit.summary["refit"] == ["net_1"]
+    table = {row["member"]: row for row in fit.rows}
+    assert table["net_1"]["refit"] and not table["linear"]["refit"] and "refit_test_accuracy" not in table["linear"]
+    assert table["net_1"]["test_accuracy"] == 1.0 and table["net_1"]["refit_test_log_loss"] < table["net_1"]["test_log_loss"]
+    assert fit.summary["ensemble_test_accuracy"] == table["ensemble"]["refit_test_accuracy"]
+    assert fit.summary["ensemble_before_refit_test_accuracy"] == table["ensemble"]["test_accuracy"]
+
+
+def test_choose_refits_fits_the_heaviest_members_into_the_time_left():
+    from rayboost.tuning import RefitJob, choose_refits
+
+    jobs = [RefitJob("net_1", "net", None, 30.0), RefitJob("net_2", "net", None, 10.0), RefitJob("xgboost", "xgboost", None, 4.0)]
+    weights = {"net_1": 0.2, "net_2": 0.5, "xgboost": 0.3}
+    assert [j.name for j in choose_refits(jobs, weights, slots=1, seconds=None)] == ["net_2", "xgboost", "net_1"]
+    assert [j.name for j in choose_refits(jobs, weights, slots=1, seconds=20)] == ["net_2", "xgboost"]
+    assert [j.name for j in choose_refits(jobs, weights, slots=2, seconds=22)] == ["net_2", "xgboost", "net_1"]
+    assert choose_refits(jobs, weights, slots=2, seconds=0) == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -15,7 +18,7 @@ from rayboost.models import MEMBER_KINDS
 
 pytestmark = pytest.mark.usefixtures("local_ray")
 
-MEMBER_COLUMNS = {"member", "kind", "trial_id", "weight", "temperature"}
+MEMBER_COLUMNS = {"member", "kind", "trial_id", "weight", "temperature", "refit"}
 
 
 @pytest.fixture(scope="module", params=["digits", "breast_cancer", "diabetes"])
@@ -41,7 +44,7 @@ def test_members_table(experiment):
     exp, name = experiment
     members = exp.members()
     metrics = {"accuracy", "log_loss"} if name != "diabetes" else {"rmse"}
-    expected = MEMBER_COLUMNS | {f"{p}_{m}" for p in ("val", "cv", "test") for m in metrics}
+    expected = MEMBER_COLUMNS | {f"{p}_{m}" for p in ("val", "cv", "test", "refit_test") for m in metrics}
     assert set(members.columns) == expected
     assert members["member"].tolist() == ["net_1", "net_2", "xgboost", "linear", "ensemble"]
     assert members["kind"].tolist() == ["net", "net", "xgboost", "linear", "ensemble"]
@@ -55,7 +58,12 @@ def test_members_table(experiment):
     temperatures = members.loc[members.kind != "ensemble", "temperature"]
     assert temperatures.isna().all() if name == "diabetes" else (temperatures > 0).all()
     assert summary[f"ensemble_cv_{metric}"] == pytest.approx(members.iloc[-1][f"cv_{metric}"])
-    assert summary[f"ensemble_test_{metric}"] == pytest.approx(members.iloc[-1][f"test_{metric}"])
+    # members with weight were refit on train + validation; the ensemble handed back uses those
+    used = members[(members.kind != "ensemble") & (members.weight > 0)]
+    assert used["refit"].all() and members.loc[members.weight == 0, "refit_test_" + metric].isna().all()
+    assert summary["refit"] == used["member"].tolist()
+    assert summary[f"ensemble_test_{metric}"] == pytest.approx(members.iloc[-1][f"refit_test_{metric}"])
+    assert summary[f"ensemble_before_refit_test_{metric}"] == pytest.approx(members.iloc[-1][f"test_{metric}"])
     low, high = summary["ensemble_minus_best_ci"]
     assert low <= summary["ensemble_minus_best"] <= high
 
@@ -69,10 +77,11 @@ def test_oracle_predict_equals_weighted_average_of_members_with_stored_weights(e
     used = members[(members.kind != "ensemble") & (members.weight > 0)]
     assert [name for name, _ in model.members_] == used.index.tolist()
     np.testing.assert_array_equal(model.weights_, used["weight"].to_numpy())  # the very weights shown
-    scaler = Scaler.from_dict(__import__("json").loads(exp.paths.scaler.read_text()))
+    scaler = Scaler.from_dict(json.loads(exp.paths.scaler.read_text()))
     outputs = []
     for name, row in used.iterrows():  # each member's output at the temperature the table shows
-        out = MEMBER_KINDS[row.kind].load(exp.paths.member_dir(name)).predict_output(scaler.transform(X))
+        folder = exp.paths.member_dir(name) / ("refit" if row.refit else "")  # the refit version where there is one
+        out = MEMBER_KINDS[row.kind].load(folder).predict_output(scaler.transform(X))
         if dataset.task == "classification":
             logits = np.log(np.clip(out, 1e-15, 1.0)) / row.temperature
             out = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -83,10 +92,33 @@ def test_oracle_predict_equals_weighted_average_of_members_with_stored_weights(e
     # the ensemble row of the table is what predict gives on the test rows
     got = score(model.predict_output(X), dataset.y[split.test], task=dataset.task)
     key = "accuracy" if dataset.task == "classification" else "rmse"
-    assert got[key] == pytest.approx(members.loc["ensemble", f"test_{key}"])
+    assert got[key] == pytest.approx(members.loc["ensemble", f"refit_test_{key}"])
     if dataset.task == "classification":
         assert set(model.predict(X)) <= set(dataset.classes)
         np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_refit_members_are_trained_on_exactly_the_train_and_validation_rows(experiment):
+    exp, _ = experiment
+    split = json.loads(exp.paths.split.read_text())
+    rows = np.array(sorted(split["train"] + split["val"]), dtype=np.int64)
+    assert not set(rows) & set(split["test"])
+    members = exp.members().set_index("member")
+    refit = members[(members.kind != "ensemble") & members.refit]
+    assert len(refit) >= 1
+    for name, row in refit.iterrows():
+        record = json.loads((exp.paths.member_dir(name) / "refit" / "refit.json").read_text())
+        assert record["rows"] == len(rows)
+        assert record["rows_sha256"] == hashlib.sha256(rows.tobytes()).hexdigest()
+        if row.kind == "net":  # the trial's best epoch, of the schedule it trained with
+            trial = exp.trials().set_index("trial_id").loc[row.trial_id]
+            assert record["epochs"] == trial["best_epoch"] and record["schedule_epochs"] == 4
+        first = MEMBER_KINDS[row.kind].load(exp.paths.member_dir(name))
+        again = MEMBER_KINDS[row.kind].load(exp.paths.member_dir(name) / "refit")
+        dataset, _ = _test_rows(exp)
+        scaler = Scaler.from_dict(json.loads(exp.paths.scaler.read_text()))
+        X = scaler.transform(dataset.X[rows[:50]])
+        assert not np.allclose(first.predict_output(X), again.predict_output(X))  # a new fit
 
 
 def test_saved_in_safe_formats(experiment):

@@ -31,6 +31,7 @@ from rayboost.models import (
     metric_name,
     param_specs,
     predict_output,
+    refit_net,
     resolve_space,
     target_scaling,
     validate_params,
@@ -573,3 +574,28 @@ def test_validate_params_errors(params: dict[str, Any], fragment: str) -> None:
         validate_params("cnn", "classification", 10, params, "search.manual[0].")
     assert str(info.value).startswith("search.manual[0]." + next(iter(params)))
     assert fragment in str(info.value)
+
+
+def test_refit_net_replays_the_trial_recipe_on_the_rows_it_is_given() -> None:
+    data = _digits()
+    params = _cnn_params(epochs=6, schedule="onecycle")
+    X = np.concatenate([data.X_train, data.X_val])
+    y = np.concatenate([data.y_train, data.y_val])
+    net = refit_net("cnn", params, X, y, data.task, data.n_outputs, seed=3, epochs=4, schedule_epochs=6)
+    assert net is not None and net.input_shape == data.input_shape
+    # the same as a trainer on those rows stopped after 4 epochs of a 6-epoch schedule
+    rows = np.arange(len(X))
+    trainer = NetTrainer("cnn", params, TrialData(X, y, X[:0], y[:0], data.task, data.n_outputs, rows, rows[:0]), seed=3, epochs=6)
+    for _ in range(4):
+        trainer.train_epoch()
+        trainer.epoch += 1
+    want = predict_output(trainer.model, data.X_val, data.task)
+    np.testing.assert_allclose(net.predict_output(data.X_val), want, rtol=1e-5, atol=1e-6)
+    assert trainer.lr_at_step(4 * trainer.steps_per_epoch - 1) > trainer.lr_at_step(6 * trainer.steps_per_epoch - 1)
+
+
+def test_refit_net_of_a_diverging_recipe_is_none() -> None:
+    data = _trial_data("diabetes", 128, 32)
+    params = _mlp_params("regression", lr=1e6, optimizer="sgd", bn="none", grad_clip=0.0)
+    X, y = data.X_train, data.y_train
+    assert refit_net("mlp", params, X, y, data.task, 1, seed=0, epochs=3, schedule_epochs=3) is None
