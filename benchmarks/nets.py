@@ -213,10 +213,14 @@ def _ensemble_scores(exp: Any) -> dict[str, float | None]:
     row = members[members["member"] == "ensemble"]
     if row.empty:
         return {"accuracy": None, "logloss_ratio": None}
-    lowest = members.loc[members["member"] != "ensemble", "test_log_loss"].min()
+    parts = members[members["member"] != "ensemble"]
+    # the version handed back (refit on train + validation where it was), against every member
+    # in either version
+    final = "refit_test" if "refit_test_accuracy" in members and row["refit"].iloc[0] else "test"
+    lowest = min(parts["test_log_loss"].min(), parts.get("refit_test_log_loss", parts["test_log_loss"]).min())
     return {
-        "accuracy": float(row["test_accuracy"].iloc[0]),
-        "logloss_ratio": float(row["test_log_loss"].iloc[0] / lowest),
+        "accuracy": float(row[f"{final}_accuracy"].iloc[0]),
+        "logloss_ratio": float(row[f"{final}_log_loss"].iloc[0] / lowest),
     }
 
 

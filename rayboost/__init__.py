@@ -39,13 +39,15 @@ def resume(name, storage=None, overrides=None, verbose=True):  # type: ignore[no
     return _resume(name, storage, overrides, verbose)
 
 
-def reweight(name, storage=None, method=None, weights=None, calibrate=None):  # type: ignore[no-untyped-def]
-    """Fit an experiment's ensemble again on its stored members, nothing retrained (see
+def reweight(name, storage=None, method=None, weights=None, calibrate=None, refit=None):  # type: ignore[no-untyped-def]
+    """Fit an experiment's ensemble again on its stored members, no trial retrained (see
     :func:`rayboost._pipeline.reweight`): another ``method``, user ``weights``, ``calibrate``
-    on or off (default: the experiment's config). The previous ensemble goes to its history."""
+    on or off, ``refit`` on or off (default: the experiment's config; a member that newly carries
+    weight is refit on train + validation in this process). The previous ensemble goes to its
+    history."""
     from rayboost._pipeline import reweight as _reweight
 
-    return _reweight(name, storage, method, weights, calibrate)
+    return _reweight(name, storage, method, weights, calibrate, refit)
 
 
 __all__ = [

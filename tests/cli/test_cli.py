@@ -99,6 +99,12 @@ def test_pixel_csv_runs_end_to_end_and_results_are_queryable(tmp_path):
     assert res.returncode == 0, res.stderr
     members = json.loads(cli("results", "pixels", "--storage", str(storage), "--table", "members", "--format", "json").stdout)
     assert {m["member"]: m["weight"] for m in members}["linear"] == 0.5
+    assert {m["member"]: m["refit"] for m in members if m["weight"] > 0} == {"net_1": True, "linear": True, "ensemble": True}
+    assert (storage / "pixels" / "ensemble" / "members" / "linear" / "refit" / "refit.json").exists()
+    res = cli("ensemble", "pixels", "--storage", str(storage), "--method", "weights", "--weights", "net_1=1,linear=1", "--no-refit")
+    assert res.returncode == 0, res.stderr
+    record = json.loads((storage / "pixels" / "ensemble" / "ensemble.json").read_text())
+    assert not any(e["refit"] for e in record["members"]) and "refit on train + validation" not in res.stdout
     before = (storage / "pixels" / "ensemble" / "ensemble.json").read_text()
     res = cli("ensemble", "pixels", "--storage", str(storage), "--method", "weights", "--weights", "net_7=1")
     assert res.returncode == 2 and "unknown member 'net_7'" in res.stderr
