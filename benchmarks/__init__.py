@@ -1,8 +1,8 @@
 """rayboost's benchmark suite: speed and quality claims, measured (``python -m benchmarks``).
 
-One module per comparison (overhead, asha, search, sepconv, batchnorm, ensemble, nets, gpu);
-each has ``run(quick: bool) -> dict`` returning ``{"metrics", "goals", "details"}``. See
-``benchmarks/README.md`` for what each entry times and why.
+One module per comparison (overhead, asha, search, sepconv, batchnorm, ensemble, autogluon,
+nets, gpu); each has ``run(quick: bool) -> dict`` returning ``{"metrics", "goals", "details"}``.
+See ``benchmarks/README.md`` for what each entry times and why.
 """
 
 from __future__ import annotations
@@ -13,4 +13,6 @@ import os
 os.environ["RAY_AUTH_MODE"] = "disabled"
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
-ENTRIES = ("overhead", "asha", "search", "sepconv", "batchnorm", "ensemble", "nets", "gpu")
+ENTRIES = (
+    "overhead", "asha", "search", "sepconv", "batchnorm", "ensemble", "autogluon", "nets", "gpu",
+)
