@@ -5,8 +5,9 @@ For each dataset and seed, one side after the other (never both at once on the 2
 
 1. ``rayboost.run`` with every default (time budget ``auto``, HyperOpt + ASHA, ensemble); only
    the data, seed, storage and name are set. Timed end to end (``rayboost_wall_s``). Recorded:
-   the ensemble's test scores (``exp.members()``, row ``ensemble``: accuracy and log loss, or
-   RMSE) and the validation-selected net's (``exp.summary()["test"]``).
+   the test scores of the ensemble handed back (``exp.members()``, row ``ensemble``: accuracy
+   and log loss, or RMSE; ``refit_test_*`` when its members were refit on train + validation)
+   and the validation-selected net's (``exp.summary()["test"]``).
 2. The experiment's own ``split.json`` gives the train/validation/test row indices; the same
    dataset is loaded again (raw features, not scaled; its fingerprint is checked against the
    split's) and written as ``train/val/test.parquet`` (features flattened to columns, the class
@@ -254,10 +255,11 @@ def _rayboost_scores(exp: Any) -> tuple[dict[str, float | None], dict[str, float
     try:
         members = exp.members()
         row = members[members["member"] == "ensemble"]
-        if not row.empty:
+        if not row.empty:  # the ensemble handed back: its members refit on train + validation where they were
+            final = "refit_test_" if "refit" in row and bool(row["refit"].iloc[0]) else "test_"
             ensemble = {
-                k[len("test_"):]: float(row[k].iloc[0])
-                for k in ("test_accuracy", "test_log_loss", "test_rmse")
+                k[len(final):]: float(row[k].iloc[0])
+                for k in (f"{final}accuracy", f"{final}log_loss", f"{final}rmse")
                 if k in row and row[k].notna().iloc[0]
             }
     except ExperimentError:

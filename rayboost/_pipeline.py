@@ -360,7 +360,7 @@ def _refitter(
             jobs.append(job)
         seconds = None if end is None else max(0.0, end - time.time())
         chosen = tuning.choose_refits(jobs, weights, slots, seconds)
-        results = tuning.run_refits(chosen, data, cfg.resources.cpus_per_trial)
+        results = tuning.run_refits(chosen, data, cfg.resources.cpus_per_trial, cfg.resources.gpus_per_trial)
         by_name = {m.name: m for m in members}
         done = {
             r.name: Refit(r.model, {**r.record, "trial_id": by_name[r.name].trial_id})

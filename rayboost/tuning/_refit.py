@@ -64,10 +64,11 @@ def _refit(job: RefitJob, data: TrialData, threads: int) -> RefitResult:
         from rayboost.models import refit_net
 
         torch.set_num_threads(threads)
+        on_gpu = ray.is_initialized() and torch.cuda.is_available() and bool(ray.get_gpu_ids())
         net = job.model
         model = refit_net(
             net.family, net.params, X, y, data.task, data.n_outputs,
-            seed=job.seed, epochs=job.epochs, schedule_epochs=job.schedule_epochs,
+            seed=job.seed, epochs=job.epochs, schedule_epochs=job.schedule_epochs, device="cuda" if on_gpu else "cpu",
         )  # fmt: skip
         trained: dict[str, Any] = {"epochs": job.epochs, "schedule_epochs": job.schedule_epochs}
     else:
@@ -80,14 +81,21 @@ def _refit(job: RefitJob, data: TrialData, threads: int) -> RefitResult:
     return RefitResult(job.name, model, record)
 
 
-def run_refits(jobs: list[RefitJob], data: TrialData | ray.ObjectRef, cpus: float) -> list[RefitResult]:
-    """One Ray task per job (``cpus`` each) on the shared train + validation data; in this process
-    when Ray is not running (re-weighting a stored experiment)."""
+def run_refits(
+    jobs: list[RefitJob], data: TrialData | ray.ObjectRef, cpus: float, gpus: float = 0.0
+) -> list[RefitResult]:
+    """One Ray task per job (``cpus`` each; a net also ``gpus``, as its trial had) on the shared
+    train + validation data; in this process when Ray is not running (re-weighting a stored
+    experiment)."""
     threads = max(1, int(cpus))
     if not jobs:
         return []
     if ray.is_initialized():
-        task = ray.remote(_refit).options(num_cpus=cpus, max_retries=2)
-        return list(ray.get([task.remote(job, data, threads) for job in jobs]))
+        task = ray.remote(_refit).options(max_retries=2)
+        refs = [
+            task.options(num_cpus=cpus, num_gpus=gpus if job.kind == "net" else 0).remote(job, data, threads)
+            for job in jobs
+        ]
+        return list(ray.get(refs))
     local = ray.get(data) if isinstance(data, ray.ObjectRef) else data
     return [_refit(job, local, threads) for job in jobs]

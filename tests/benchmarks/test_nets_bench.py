@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -66,20 +65,18 @@ def test_random_shift_keeps_shape_and_moves_pixels():
     assert (rows != 4).any() or (cols != 4).any()
 
 
-def test_plain_trainer_learns_digits_within_its_budget():
+def test_plain_trainer_plans_its_epochs_from_its_budget_and_learns_digits():
     from rayboost.config import DataConfig
     from rayboost.data import load_dataset, split_dataset
 
     ds = load_dataset(DataConfig(dataset="digits"))
     split = split_dataset(ds, 0, 0.2, 0.2)
-    budget = 3.0
-    start = time.perf_counter()
-    res = train_plain(
-        ds.X[split.train], ds.y[split.train], ds.X[split.test], ds.y[split.test],
-        ds.n_outputs, budget, seed=0,
-    )  # fmt: skip
-    wall = time.perf_counter() - start
-    assert res["test_accuracy"] > 0.8, res
+    data = (ds.X[split.train], ds.y[split.train], ds.X[split.test], ds.y[split.test], ds.n_outputs)
+    budget = 1.0
+    res = train_plain(*data, budget, seed=0)
+    # as many epochs as the first one says fit in the budget (at least 2); nothing timed here
     assert res["epochs"] >= 2 and res["epochs"] == max(2, math.floor(budget / res["first_epoch_s"]))
-    assert wall < 3 * budget + 5, res
     assert res["budget_s"] == budget
+    # the recipe itself learns: a fixed number of epochs, whatever the machine's load
+    res = train_plain(*data, budget, seed=0, epochs=8)
+    assert res["epochs"] == 8 and res["test_accuracy"] > 0.9, res
