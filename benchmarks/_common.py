@@ -20,8 +20,11 @@ from typing import Any
 
 __all__ = [
     "CLASSIC",
+    "PIXEL_ROWS",
+    "data_overrides",
     "goal",
     "load_average",
+    "load_data",
     "machine_info",
     "median",
     "net_params",
@@ -116,6 +119,32 @@ def trial_data(dataset: str = "digits", seed: int = 0) -> Any:
     ds = load_dataset(DataConfig(dataset=dataset))  # type: ignore[arg-type]
     split = split_dataset(ds, seed)
     return make_trial_data(ds, split, Scaler.fit(ds.X[split.train]))
+
+
+PIXEL_ROWS = 5000
+"""Rows of the 28×28 pixel CSV the benchmarks generate (``examples/make_pixel_csv.py``, seed 0)."""
+
+
+def data_overrides(dataset: str, folder: Path, rows: int = PIXEL_ROWS) -> dict[str, Any]:
+    """rayboost's ``data.*`` overrides for ``dataset``: a bundled one by name, or ``pixels``:
+    ``rows`` 28×28 images written as a CSV into ``folder``."""
+    if dataset != "pixels":
+        return {"data.dataset": dataset}
+    from examples.make_pixel_csv import write_csv
+
+    path = write_csv(folder / "pixels.csv", rows, seed=0)
+    return {"data.path": str(path), "data.label": "label", "data.image_shape": [1, 28, 28]}
+
+
+def load_data(data: dict[str, Any]) -> Any:
+    """The rayboost Dataset those ``data.*`` overrides name."""
+    from rayboost.config import DataConfig
+    from rayboost.data import load_dataset
+
+    fields = {k.split(".", 1)[1]: v for k, v in data.items()}
+    if "image_shape" in fields:
+        fields["image_shape"] = tuple(fields["image_shape"])
+    return load_dataset(DataConfig(**fields))
 
 
 CLASSIC = {

@@ -69,12 +69,21 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import goal, median, ray_session, rnd, run_rayboost, storage_dir
+from benchmarks._common import (
+    PIXEL_ROWS,
+    data_overrides,
+    goal,
+    load_data,
+    median,
+    ray_session,
+    rnd,
+    run_rayboost,
+    storage_dir,
+)
 
 DATASETS = ("digits", "breast_cancer", "diabetes", "pixels")
 SEEDS = (0, 1, 2, 3, 4)
 QUICK_OVERRIDES = {"search.time_budget_s": 15, "search.max_epochs": 3}
-PIXEL_ROWS = 5000
 PRESET = "medium_quality"
 CPUS = 2  # rayboost's Ray gets 2 CPUs (ray_session); AutoGluon gets the same whole machine
 
@@ -175,25 +184,6 @@ def _clean_env(threads: int | None = None) -> dict[str, str]:
 
 
 # -- data: the experiment's own rows, written for AutoGluon ----------------------------------------
-def data_overrides(dataset: str, folder: Path) -> dict[str, Any]:
-    if dataset != "pixels":
-        return {"data.dataset": dataset}
-    from examples.make_pixel_csv import write_csv
-
-    path = write_csv(folder / "pixels.csv", PIXEL_ROWS, seed=0)
-    return {"data.path": str(path), "data.label": "label", "data.image_shape": [1, 28, 28]}
-
-
-def load(data: dict[str, Any]) -> Any:
-    from rayboost.config import DataConfig
-    from rayboost.data import load_dataset
-
-    fields = {k.split(".", 1)[1]: v for k, v in data.items()}
-    if "image_shape" in fields:
-        fields["image_shape"] = tuple(fields["image_shape"])
-    return load_dataset(DataConfig(**fields))
-
-
 def frame(ds: Any, rows: Any) -> Any:
     """``ds``'s ``rows`` as a table: one column per feature (images flattened), then ``label``
     (the original class label, or the regression target)."""
@@ -354,7 +344,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     tasks: dict[str, str] = {}
     with storage_dir() as storage, ray_session(num_cpus=CPUS):
         data = {d: data_overrides(d, storage) for d in datasets}
-        loaded = {d: load(data[d]) for d in datasets}
+        loaded = {d: load_data(data[d]) for d in datasets}
         tasks = {d: ds.task for d, ds in loaded.items()}
         for seed in seeds:
             for dataset in datasets:

@@ -50,11 +50,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks._common import goal, median, ray_session, rnd, run_rayboost, storage_dir
+from benchmarks._common import (
+    PIXEL_ROWS,
+    data_overrides,
+    goal,
+    load_data,
+    median,
+    ray_session,
+    rnd,
+    run_rayboost,
+    storage_dir,
+)
 
 DATASETS = ("pixels", "digits")
 SEEDS = (0, 1, 2)
-PIXEL_ROWS = 5000
 QUICK_OVERRIDES = {"search.time_budget_s": 20, "search.max_epochs": 3}
 LR, WEIGHT_DECAY, BATCH, THREADS = 3e-3, 1e-4, 64, 2
 DIV_FACTOR = 25.0  # OneCycleLR's default: the schedule starts at max_lr / 25
@@ -183,25 +192,6 @@ def learning_fraction(
 
 
 # -- one dataset and seed --------------------------------------------------------------------------
-def _data_overrides(dataset: str, folder: Path) -> dict[str, Any]:
-    if dataset == "digits":
-        return {"data.dataset": "digits"}
-    from examples.make_pixel_csv import write_csv
-
-    path = write_csv(folder / "pixels.csv", PIXEL_ROWS, seed=0)
-    return {"data.path": str(path), "data.label": "label", "data.image_shape": [1, 28, 28]}
-
-
-def _load(data: dict[str, Any]) -> Any:
-    from rayboost.config import DataConfig
-    from rayboost.data import load_dataset
-
-    fields = {k.split(".", 1)[1]: v for k, v in data.items()}
-    if "image_shape" in fields:
-        fields["image_shape"] = tuple(fields["image_shape"])
-    return load_dataset(DataConfig(**fields))
-
-
 def _ensemble_scores(exp: Any) -> dict[str, float | None]:
     """The ensemble's test accuracy, and its test log loss over the lowest member's (< 1: it
     beats every member on a proper score); None when no ensemble was fitted."""
@@ -278,8 +268,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     per: dict[str, list[dict[str, Any]]] = {d: [] for d in datasets}
     with storage_dir() as storage, ray_session(num_cpus=2):
         for dataset in datasets:
-            data = _data_overrides(dataset, storage)
-            ds = _load(data)
+            data = data_overrides(dataset, storage)
+            ds = load_data(data)
             for seed in seeds:
                 per[dataset].append(_one(storage, dataset, ds, seed, data, extra))
 

@@ -27,21 +27,19 @@ trial's best score so far counts as final: what TPE learnt before). ``full`` add
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from benchmarks._common import goal, median, ray_session, rnd, run_rayboost, storage_dir
+from benchmarks._common import (
+    data_overrides,
+    goal,
+    median,
+    ray_session,
+    rnd,
+    run_rayboost,
+    storage_dir,
+)
 
 PIXEL_ROWS = 2000
-
-
-def _data_overrides(dataset: str, folder: Path) -> dict[str, Any]:
-    if dataset == "digits":
-        return {"data.dataset": "digits"}
-    from examples.make_pixel_csv import write_csv
-
-    path = write_csv(folder / "pixels.csv", PIXEL_ROWS, seed=0)
-    return {"data.path": str(path), "data.label": "label", "data.image_shape": [1, 28, 28]}
 
 
 SIDES = {  # name: overrides
@@ -84,7 +82,7 @@ def run(quick: bool = False, full: bool = False, dataset: str = "pixels") -> dic
     sides = list(SIDES) if full else ["tpe", "random", "tpe_best"]
     per_seed = []
     with storage_dir() as storage, ray_session(num_cpus=2):
-        data = _data_overrides(dataset, storage)
+        data = data_overrides(dataset, storage, PIXEL_ROWS)
         for i, seed in enumerate(seeds):
             order = sides[i % len(sides) :] + sides[: i % len(sides)]  # rotate who goes first
             res = {

@@ -91,9 +91,9 @@ def run_refits(
     if not jobs:
         return []
     if ray.is_initialized():
-        task = ray.remote(_refit).options(max_retries=2)
+        task = ray.remote(_refit)
         refs = [
-            task.options(num_cpus=cpus, num_gpus=gpus if job.kind == "net" else 0).remote(job, data, threads)
+            task.options(num_cpus=cpus, num_gpus=gpus if job.kind == "net" else 0, max_retries=2).remote(job, data, threads)
             for job in jobs
         ]
         return list(ray.get(refs))
