@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 import yaml
 
 from rayboost import __version__
@@ -18,6 +17,7 @@ from rayboost._env import default_storage
 from rayboost._errors import ConfigError, DataError, ExperimentError
 from rayboost._io import read_json, write_json_atomic, write_text_atomic
 from rayboost._layout import ExperimentPaths
+from rayboost._members import load_member, make_refitter, net_members, net_model
 from rayboost.config import (
     Config,
     check_grace_period,
@@ -26,9 +26,9 @@ from rayboost.config import (
     load_config,
 )
 from rayboost.data import Dataset, Scaler, Split, load_dataset, make_trial_data, split_dataset
-from rayboost.ensemble import REFIT, Member, Refit, Refitter, fit_ensemble, save_ensemble, score
-from rayboost.models import MEMBER_KINDS, NetModel, metric_name, target_scaling
-from rayboost.results import Experiment, best_trial, leaderboard, trial_params
+from rayboost.ensemble import Member, Refitter, fit_ensemble, save_ensemble, score
+from rayboost.models import metric_name
+from rayboost.results import Experiment, best_trial, trial_params
 
 if TYPE_CHECKING:
     from rayboost.tuning import SearchPlan
@@ -273,12 +273,12 @@ def _run_experiment(
         summary["time_budget_s"] = budget_s
         summary["asha_rungs"] = list(tuning.asha_rungs(cfg)) if cfg.search.scheduler == "asha" else []
         if want_members:
-            extra = [_load_member(paths, kind, kind) for kind in kinds]
-            members = _net_members(experiment, cfg.ensemble.top_k, dataset, split, family) + extra
+            extra = [load_member(paths, kind, kind) for kind in kinds]
+            members = net_members(experiment, cfg.ensemble.top_k, dataset, split, family) + extra
             refitter = None
             if cfg.ensemble.refit:
                 end = None if budget_s is None else started + budget_s
-                refitter = _refitter(experiment, cfg, data_ref, len(split.val) / len(split.train), slots, end)
+                refitter = make_refitter(experiment, cfg, data_ref, len(split.val) / len(split.train), slots, end)
             summary["ensemble"] = _ensemble(experiment, members, dataset, split, scaler, cfg, refit=refitter)
             meta = _write_meta(paths, meta, stages={**meta["stages"], "ensemble": True})
         elif paths.summary.exists():
@@ -293,83 +293,6 @@ def _run_experiment(
         error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         _write_meta(paths, meta, status=reason, error=error)
         raise
-
-
-def _load_member(paths: ExperimentPaths, name: str, kind: str, trial_id: str | None = None) -> Member:
-    folder = paths.member_dir(name)
-    return Member(name, kind, MEMBER_KINDS[kind].load(folder), np.load(folder / "val_pred.npy"), trial_id)
-
-
-def _net_member(experiment: Experiment, trials: Any, trial_id: str, dataset: Dataset, split: Split, family: str) -> NetModel:
-    params = trial_params(trials[trials["trial_id"] == trial_id].iloc[0])
-    state = torch.load(experiment.paths.trial_model(trial_id), weights_only=True)
-    y_mean, y_std = target_scaling(dataset.task, dataset.y[split.train])
-    return NetModel(family, params, dataset.input_shape, dataset.n_outputs, dataset.task, y_mean, y_std, state)
-
-
-def _net_members(experiment: Experiment, top_k: int, dataset: Dataset, split: Split, family: str) -> list[Member]:
-    """The nets of the ``top_k`` best distinct trials, by validation metric at their best epoch."""
-    trials = experiment.trials()
-    board = leaderboard(trials, experiment.metric, experiment.mode, n=len(trials))
-    members: list[Member] = []
-    for trial_id in board["trial_id"]:
-        if len(members) == top_k:
-            break
-        if not experiment.paths.trial_model(trial_id).exists():
-            continue
-        model = _net_member(experiment, trials, trial_id, dataset, split, family)
-        val_pred = np.load(experiment.paths.trial_val_pred(trial_id))
-        members.append(Member(f"net_{len(members) + 1}", "net", model, val_pred, trial_id))
-    return members
-
-
-def _refitter(
-    experiment: Experiment, cfg: Config, data: Any, val_ratio: float, slots: int, end: float | None
-) -> Refitter:
-    """Refits the members with weight on train + validation rows (``data``: the trial data or
-    its object-store reference) as Ray tasks, heaviest first while they fit before ``end`` (a
-    ``time.time()``; None: all). A refit already saved for the same member is reused."""
-    from rayboost import tuning
-    from rayboost.tuning._trainable import trial_seed
-
-    def refit(members: list[Member], w: np.ndarray) -> dict[str, Refit]:
-        weights = {m.name: float(x) for m, x in zip(members, w, strict=True)}
-        saved, jobs = {}, []
-        epochs = experiment.epochs() if any(m.kind == "net" for m in members) else None
-        trials = experiment.trials()
-        for member in members:
-            if weights[member.name] <= 0:
-                continue
-            folder = experiment.paths.member_dir(member.name) / REFIT
-            if (folder / "refit.json").exists() and read_json(folder / "refit.json").get("trial_id") == member.trial_id:
-                saved[member.name] = Refit(MEMBER_KINDS[member.kind].load(folder), read_json(folder / "refit.json"))
-                continue
-            if member.kind == "net":
-                row = trials[trials["trial_id"] == member.trial_id].iloc[0]
-                best = int(row["best_epoch"])
-                own = epochs[(epochs["trial_id"] == member.trial_id) & (epochs["epoch"] <= best)]
-                took = float(own["epoch_time_s"].sum()) if "epoch_time_s" in own else 0.0
-                schedule = min(int(member.model.params["epochs"]), int(cfg.search.max_epochs))
-                job = tuning.RefitJob(
-                    member.name, "net", member.model, took * (1 + val_ratio),
-                    seed=trial_seed(cfg.seed, member.trial_id), epochs=best, schedule_epochs=schedule,
-                )  # fmt: skip
-            else:
-                took = float((getattr(member.model, "summary_", None) or {}).get("fit_s", 0.0))
-                job = tuning.RefitJob(member.name, member.kind, member.model, took * (1 + val_ratio))
-            jobs.append(job)
-        seconds = None if end is None else max(0.0, end - time.time())
-        chosen = tuning.choose_refits(jobs, weights, slots, seconds)
-        results = tuning.run_refits(chosen, data, cfg.resources.cpus_per_trial, cfg.resources.gpus_per_trial)
-        by_name = {m.name: m for m in members}
-        done = {
-            r.name: Refit(r.model, {**r.record, "trial_id": by_name[r.name].trial_id})
-            for r in results
-            if r.model is not None
-        }
-        return {**saved, **done}
-
-    return refit
 
 
 def _ensemble(
@@ -433,12 +356,12 @@ def reweight(
         )
     scaler = Scaler.from_dict(read_json(experiment.paths.scaler))
     record = read_json(experiment.paths.ensemble)
-    members = [_load_member(experiment.paths, e["member"], e["kind"], e["trial_id"]) for e in record["members"]]
+    members = [load_member(experiment.paths, e["member"], e["kind"], e["trial_id"]) for e in record["members"]]
     summary = read_json(experiment.paths.summary)
     refitter = None
     if cfg.ensemble.refit if refit is None else refit:
         data = make_trial_data(dataset, split, scaler)
-        refitter = _refitter(experiment, cfg, data, len(split.val) / len(split.train), 1, None)
+        refitter = make_refitter(experiment, cfg, data, len(split.val) / len(split.train), 1, None)
     summary["ensemble"] = _ensemble(
         experiment, members, dataset, split, scaler, cfg, method, weights, calibrate, refitter
     )
@@ -474,7 +397,7 @@ def _select_and_test(
     }
     if best is None or not experiment.paths.trial_model(best["trial_id"]).exists():
         return summary
-    model = _net_member(experiment, trials, best["trial_id"], dataset, split, family)
+    model = net_model(experiment, trials, best["trial_id"], dataset, split, family)
     pred = model.predict_output(scaler.transform(dataset.X[split.test]))
     summary.update(
         best_trial_id=best["trial_id"],
