@@ -40,14 +40,15 @@ def rows_digest(rows: np.ndarray) -> str:
 
 
 def choose_refits(jobs: list[RefitJob], weights: dict[str, float], slots: int, seconds: float | None) -> list[RefitJob]:
-    """The jobs to run, heaviest member first, while their estimated time on ``slots`` parallel
-    slots fits in ``seconds`` (None: no time budget, every job)."""
+    """The jobs to run, heaviest member first, while their estimated time fits in ``seconds``
+    (None: no time budget, every job): each job on its own, and all of them spread over
+    ``slots`` parallel slots."""
     ordered = sorted(jobs, key=lambda j: -weights.get(j.name, 0.0))
     if seconds is None:
         return ordered
     chosen, total = [], 0.0
     for job in ordered:
-        if (total + job.estimate_s) / max(slots, 1) <= seconds:
+        if job.estimate_s <= seconds and (total + job.estimate_s) / max(slots, 1) <= seconds:
             chosen.append(job)
             total += job.estimate_s
     return chosen
