@@ -66,8 +66,9 @@ def make_refitter(
             if weights[member.name] <= 0:
                 continue
             folder = experiment.paths.member_dir(member.name) / REFIT
-            if (folder / "refit.json").exists() and read_json(folder / "refit.json").get("trial_id") == member.trial_id:
-                saved[member.name] = Refit(MEMBER_KINDS[member.kind].load(folder), read_json(folder / "refit.json"))
+            record = read_json(folder / "refit.json") if (folder / "refit.json").exists() else {}
+            if record and record.get("trial_id") == member.trial_id:
+                saved[member.name] = Refit(MEMBER_KINDS[member.kind].load(folder), record)
                 continue
             if member.kind == "net":
                 row = trials[trials["trial_id"] == member.trial_id].iloc[0]

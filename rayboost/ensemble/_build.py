@@ -146,7 +146,7 @@ def fit_ensemble(
     summary = {
         "method": method,
         "calibrated": calibrate and task == "classification",
-        "refit": sorted(refits, key=[m.name for m in members].index),
+        "refit": [m.name for m in members if m.name in refits],
         "metric": metric,
         f"ensemble_cv_{metric}": rows[-1][f"cv_{metric}"],
         f"best_member_cv_{metric}": rows[best][f"cv_{metric}"],

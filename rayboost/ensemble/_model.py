@@ -39,6 +39,8 @@ def save_ensemble(paths: ExperimentPaths, members: list[Member], fit: EnsembleFi
         np.save(folder / "val_pred.npy", member.val_pred)
     for name, refit in fit.refits.items():  # written whole, then renamed: never half a model
         target = paths.member_dir(name) / REFIT
+        if (target / "refit.json").exists() and read_json(target / "refit.json") == refit.record:
+            continue  # the refit already saved there, reused
         partial = target.with_name(REFIT + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         refit.model.save(partial)  # type: ignore[attr-defined]
