@@ -4,8 +4,9 @@ re-fit on the same stored members, per dataset and seed.
 ``rayboost.run`` with every default (time budget ``auto``: 60 s on these data sets, HyperOpt +
 ASHA, top 3 nets + XGBoost + linear, calibrated members, the default weights, members with
 weight refit on train + validation); only the data, seed, storage and name are set. The same
-data and seed run a second time with ``ensemble.refit=false`` (that run tunes during the refits'
-share of the budget). Then ``rayboost.reweight`` fits the first run's members again with each
+data and seed run again once per arm in ``ARMS``: ``ensemble.refit=false`` (that run tunes during
+the refits' share of the budget) and ``ensemble.xgboost_trials=1`` (XGBoost's defaults, no
+search). Then ``rayboost.reweight`` fits the first run's members again with each
 variant in ``VARIANTS`` (no trial is retrained; the test rows are scored after the weights are
 fixed, as in the pipeline). Per run, from ``exp.members()`` and ``exp.summary()``, on the
 ensemble handed back (its refit members where refit):
@@ -25,6 +26,10 @@ ensemble handed back (its refit members where refit):
                                 of the members as fit on train (positive = refit better)
   refit_run_minus_no_refit_pts  the default run's ensemble minus the ``ensemble.refit=false``
                                 run's (each with its own tuning; positive = refit better)
+  xgboost_search_run_minus_defaults_pts  the default run's ensemble minus the
+                                ``ensemble.xgboost_trials=1`` run's (positive = the search helped)
+  xgboost_tuned_minus_defaults  the XGBoost member alone, test log loss (diabetes RMSE) as fit
+                                on train: defaults minus tuned (positive = the search helped)
 
 Medians over seeds 0-4. Metrics and goals are those of the pipeline's own ensemble;
 ``details.variants`` has every weighting variant's medians, which is how the default was chosen.
@@ -102,13 +107,38 @@ def _one(storage: Any, dataset: str, seed: int, extra: dict[str, Any]) -> dict[s
     summary = exp.summary()
     out: dict[str, Any] = {"seed": seed, "wall_s": rnd(wall, 1), "n_trials": summary.get("n_trials"), "variants": {}}
     out["default"] = _measure(exp)  # the pipeline's own ensemble, before any re-weighting
-    # the whole trade of refitting: the same run without refits tunes for the refits' share too
-    plain, plain_wall = run_rayboost(storage, name + "-norefit", {"seed": seed, "data.dataset": dataset, "ensemble.refit": False, **extra})
-    out["no_refit"] = {**_measure(plain), "wall_s": rnd(plain_wall, 1), "n_trials": plain.summary().get("n_trials")}
+    # the same data and seed again with one default changed: the whole trade of that default
+    for arm_name in ARMS:
+        other, other_wall = run_rayboost(storage, f"{name}-{arm_name}", {"seed": seed, "data.dataset": dataset, **ARM_OVERRIDES[arm_name], **extra})
+        out[arm_name] = {**_measure(other), "wall_s": rnd(other_wall, 1), "n_trials": other.summary().get("n_trials")}
+        if arm_name == "xgboost_defaults":  # the XGBoost member alone, tuned (default run) vs defaults
+            out[arm_name]["xgboost_tuned_minus_defaults"] = _xgboost_gain(exp, other)
     for method, calibrate in VARIANTS:
         reweight(name, storage, method=method, calibrate=calibrate)
         out["variants"][_label(method, calibrate)] = _measure(exp)
     return out
+
+
+ARM_OVERRIDES = {
+    "no_refit": {"ensemble.refit": False},  # tunes during the refits' share of the budget instead
+    "xgboost_defaults": {"ensemble.xgboost_trials": 1},  # XGBoost's defaults only, no search
+}
+ARMS = ("no_refit", "xgboost_defaults")
+"""The comparison runs ``make bench`` makes beside the default one (each a whole second run)."""
+ARM_METRICS = {"no_refit": "refit_run_minus_no_refit_pts", "xgboost_defaults": "xgboost_search_run_minus_defaults_pts"}
+
+
+def _xgboost_gain(tuned: Any, plain: Any) -> float | None:
+    """The XGBoost member's test log loss (RMSE) as fit on train: defaults minus tuned
+    (positive = the search helped)."""
+    def score(exp: Any) -> float | None:
+        members = exp.members()
+        row = members[members["member"] == "xgboost"]
+        key = "test_rmse" if "test_rmse" in members else "test_log_loss"
+        return None if row.empty else float(row.iloc[0][key])
+
+    a, b = score(tuned), score(plain)
+    return None if a is None or b is None else rnd(b - a, 4)
 
 
 KEYS = (
@@ -134,16 +164,23 @@ def run(quick: bool = False) -> dict[str, Any]:
         return {d: rnd(median([r[which][key] for r in rows]), 4) for d, rows in per.items()}
 
     default = {key: arm("default", key) for key in KEYS}
-    no_refit = {key: arm("no_refit", key) for key in KEYS}
-    # refit vs not, each run with its own tuning (the refits' share of the budget goes to trials
-    # without them): the handed-back ensembles' test scores, positive = refit better
+    arms = {a: {key: arm(a, key) for key in KEYS} for a in ARMS}
+    # the default run vs each arm, each run with its own tuning: the handed-back ensembles'
+    # test scores, positive = the default better
     sign = {d: -1.0 if d == "diabetes" else 1.0 for d in per}
-    refit_vs_no_refit = {
-        d: rnd(median([sign[d] * (r["default"]["ensemble_test"] - r["no_refit"]["ensemble_test"]) for r in rows]), 3)
-        for d, rows in per.items()
+    versus = {
+        ARM_METRICS[a]: {
+            d: rnd(median([sign[d] * (r["default"]["ensemble_test"] - r[a]["ensemble_test"]) for r in rows]), 3)
+            for d, rows in per.items()
+        }
+        for a in ARMS
     }
+    if "xgboost_defaults" in ARMS:
+        versus["xgboost_tuned_minus_defaults"] = {
+            d: rnd(median([r["xgboost_defaults"]["xgboost_tuned_minus_defaults"] for r in rows]), 4) for d, rows in per.items()
+        }
     return {
-        "metrics": {**{key: default[key] for key in KEYS}, "refit_run_minus_no_refit_pts": refit_vs_no_refit},
+        "metrics": {**{key: default[key] for key in KEYS}, **versus},
         "goals": {
             "ensemble_minus_selected_pts": {d: goal(v, ">=", 0.0) for d, v in default["ensemble_minus_selected_pts"].items()},
             "ensemble_logloss_ratio": {d: goal(v, "<", 1.0) for d, v in default["ensemble_logloss_ratio"].items()},
@@ -153,7 +190,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                 "rayboost": "all defaults" + (f" except {QUICK_OVERRIDES}" if quick else ""),
                 "default_variant": _label(*VARIANTS[0]),
                 "variants": "rayboost.reweight(name, method=..., calibrate=...) on the same members",
-                "no_refit": "the same data and seed run again with ensemble.refit=false (its own tuning)",
+                "arms": {a: f"the same data and seed run again with {ARM_OVERRIDES[a]} (its own tuning)" for a in ARMS},
                 "seeds": list(seeds),
             },
             "units": {
@@ -161,8 +198,10 @@ def run(quick: bool = False) -> dict[str, Any]:
                 "ensemble_logloss_ratio": "test log loss (diabetes: RMSE) / the lowest member's, either version",
                 "refit_gain_pts": "the same members: refit minus as fit on train (accuracy points; diabetes RMSE)",
                 "refit_run_minus_no_refit_pts": "refit run minus a run with ensemble.refit=false (points; diabetes RMSE)",
+                "xgboost_search_run_minus_defaults_pts": "default run minus a run with ensemble.xgboost_trials=1 (points; diabetes RMSE)",
+                "xgboost_tuned_minus_defaults": "the XGBoost member's test log loss (diabetes RMSE), defaults minus tuned, as fit on train",
             },
-            "no_refit": no_refit,
+            "arms": arms,
             "variants": variants,
             "per_dataset": per,
         },

@@ -75,5 +75,9 @@ class ExperimentPaths:
     def ensemble_history(self) -> Path:  # earlier fits, kept when an ensemble is re-weighted
         return self.root / "ensemble" / "history"
 
+    @property
+    def xgboost_trials(self) -> Path:  # one record per XGBoost configuration tried
+        return self.root / "records" / "xgboost_trials.json"
+
     def member_dir(self, member: str) -> Path:  # one member's model files and val predictions
         return self.root / "ensemble" / "members" / member

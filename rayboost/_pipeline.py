@@ -176,6 +176,19 @@ ENSEMBLE_RESERVE = (0.05, 30.0)
 """Of the time budget, the ensemble stage keeps this fraction, at most this many seconds."""
 REFIT_SHARE = 0.15
 """Of the time budget, ``ensemble.refit`` keeps this fraction for the refits, on top."""
+XGBOOST_SHARE = 0.1
+"""Of the cluster's time in the budget (budget × trial slots), XGBoost's search
+(``ensemble.xgboost_trials``) may use this fraction, beside the nets; its first configuration,
+XGBoost's defaults, always trains to its early stop."""
+
+
+def _tune_deadline(cfg: Config, started: float, budget_s: float | None, want_members: bool) -> float | None:
+    """When the net search ends: the ensemble stage, refits included, is part of the budget."""
+    if budget_s is None:
+        return None
+    fraction, most = ENSEMBLE_RESERVE
+    refits = REFIT_SHARE * budget_s if want_members and cfg.ensemble.refit else 0.0
+    return started + budget_s - min(fraction * budget_s, most) - refits
 
 
 def resume(name: str, storage: str | Path | None = None, overrides: list[str] | None = None, verbose: bool = True) -> Experiment:
@@ -249,13 +262,11 @@ def _run_experiment(
         want_members = cfg.ensemble.enabled and "ensemble" in stages and not meta["stages"]["ensemble"]
         kinds = [k for k in ("xgboost", "linear") if getattr(cfg.ensemble, k)] if want_members else []
         missing = [k for k in kinds if not (paths.member_dir(k) / "val_pred.npy").exists()]
-        member_refs = tuning.start_members(cfg, data_ref, missing)  # XGBoost/linear beside the trials
+        # XGBoost (its search within its share of the cluster's time) and linear beside the trials
+        wide_s = None if budget_s is None else XGBOOST_SHARE * budget_s * slots
+        member_refs = tuning.start_members(cfg, data_ref, missing, seconds=wide_s, until=_tune_deadline(cfg, started, budget_s, want_members))
         if "tune" in stages and not meta["stages"]["tune"]:
-            deadline = None
-            if budget_s is not None:  # the ensemble stage, refits included, is part of the budget
-                fraction, most = ENSEMBLE_RESERVE
-                refits = REFIT_SHARE * budget_s if want_members and cfg.ensemble.refit else 0.0
-                deadline = started + budget_s - min(fraction * budget_s, most) - refits
+            deadline = _tune_deadline(cfg, started, budget_s, want_members)
             outcome = tuning.tune_nets(
                 cfg, plan, data_ref, family, metric, mode, slots, paths, verbose=verbose, deadline=deadline
             )
@@ -268,6 +279,8 @@ def _run_experiment(
         for fitted in tuning.collect_members(member_refs):
             fitted.model.save(paths.member_dir(fitted.kind))
             np.save(paths.member_dir(fitted.kind) / "val_pred.npy", fitted.val_pred)
+            if fitted.search is not None:
+                write_json_atomic(paths.xgboost_trials, fitted.search)
         experiment = Experiment(paths)
         summary = _select_and_test(experiment, cfg, dataset, split, scaler, family)
         summary["time_budget_s"] = budget_s

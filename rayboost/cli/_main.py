@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
 
     results = sub.add_parser("results", help="print an experiment's results")
     results.add_argument("name", nargs="?", help="experiment name (omit with --table experiments)")
-    results.add_argument("--table", choices=["trials", "epochs", "members", "experiments", "summary"], default=None)
+    results.add_argument("--table", choices=["trials", "epochs", "members", "xgboost", "experiments", "summary"], default=None)
     results.add_argument("--format", choices=["table", "csv", "json"], default="table")
     results.add_argument("--storage", default=None, help="storage folder (default $RAYBOOST_STORAGE or ~/rayboost_results)")
 
@@ -261,7 +261,10 @@ def _cmd_results(args: argparse.Namespace) -> int:
     if table == "summary":
         print(json.dumps(experiment.summary(), indent=2, default=str))
         return 0
-    frames = {"trials": experiment.trials, "epochs": experiment.epochs, "members": experiment.members}
+    frames = {
+        "trials": experiment.trials, "epochs": experiment.epochs, "members": experiment.members,
+        "xgboost": experiment.xgboost_trials,
+    }  # fmt: skip
     frame = frames[table]()
     print(render(frame, args.format))
     return 0

@@ -190,6 +190,10 @@ def _check(config: Config) -> None:
         raise ConfigError("search.manual: each entry must be a mapping of hyperparameters")
     if config.ensemble.top_k < 0:
         raise ConfigError(f"ensemble.top_k: must be 0 or more, got {config.ensemble.top_k}")
+    if config.ensemble.xgboost_trials < 1:
+        raise ConfigError(
+            f"ensemble.xgboost_trials: must be at least 1 (1: XGBoost's defaults only), got {config.ensemble.xgboost_trials}"
+        )
     if config.ensemble.method == "weights" and not config.ensemble.weights:
         raise ConfigError("ensemble.weights: method=weights needs weights per member, e.g. {net_1: 0.5, xgboost: 0.5}")
     if any(not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0 for w in config.ensemble.weights.values()):

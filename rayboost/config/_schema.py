@@ -124,7 +124,13 @@ class EnsembleConfig:
     xgboost: bool = True
     linear: bool = True
     xgboost_params: dict[str, Any] = field(default_factory=dict)
-    """Overrides of XGBoost's parameters (eta, max_depth, num_boost_round, ...)."""
+    """Overrides of XGBoost's parameters (eta, max_depth, num_boost_round, ...); a parameter
+    set here is fixed in every configuration the XGBoost search tries."""
+    xgboost_trials: int = 16
+    """XGBoost configurations tried by Ray Tune trials before the nets (the first is XGBoost's
+    defaults; TPE proposes the rest), each early-stopped on validation; the best by validation
+    log loss (RMSE) becomes the member. With a time budget the search gets a share of it
+    (fewer trials when they do not fit). 1: the defaults only."""
 
 
 @dataclass

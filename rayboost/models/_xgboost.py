@@ -60,6 +60,20 @@ def _objective(task: str, n_classes: int | None) -> dict[str, Any]:
     return {"objective": "multi:softprob", "num_class": n_classes, "eval_metric": "mlogloss"}
 
 
+class _Deadline(xgb.callback.TrainingCallback):
+    """Stops boosting after the first round that ends past ``deadline`` (``time.time()``)."""
+
+    def __init__(self, deadline: float | None) -> None:
+        super().__init__()
+        self.deadline = deadline
+        self.hit = False
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        if self.deadline is not None and time.time() >= self.deadline:
+            self.hit = True
+        return self.hit
+
+
 class XGBoostModel:
     """Gradient-boosted trees; the number of rounds is chosen by early stopping on validation."""
 
@@ -89,7 +103,7 @@ class XGBoostModel:
             "subsample": 0.9,
             "colsample_bytree": 0.8,
             "tree_method": "hist",
-            "num_boost_round": 500,
+            "num_boost_round": 2000,
             "early_stopping_rounds": 30,
         }
 
@@ -119,8 +133,13 @@ class XGBoostModel:
         }
         return booster, rounds, patience
 
-    def fit(self, X_train: object, y_train: object, X_val: object, y_val: object) -> XGBoostModel:
-        """Train on the train split; early stopping looks at the validation split only."""
+    def fit(
+        self, X_train: object, y_train: object, X_val: object, y_val: object, deadline: float | None = None
+    ) -> XGBoostModel:
+        """Train on the train split; early stopping looks at the validation split only.
+
+        ``deadline`` (a ``time.time()``) ends boosting after the round that passes it; the model
+        keeps its best round so far (``summary_["deadline_stopped"]``)."""
         _check_task(self.task)
         Xt, yt, Xv, yv = _prepare(X_train, y_train, X_val, y_val, self.task, allow_missing=True)
         self.n_classes_ = _resolve_n_classes(self.n_classes, self.task, yt, yv)
@@ -129,13 +148,16 @@ class XGBoostModel:
         dtrain = xgb.DMatrix(Xt, label=yt, nthread=n_threads)
         dval = xgb.DMatrix(Xv, label=yv, nthread=n_threads)
         start = time.perf_counter()
+        stop = _Deadline(deadline)
+        # early stopping first: it must see every round, the deadline's included
+        callbacks = [xgb.callback.EarlyStopping(rounds=patience)] if patience is not None else []
         booster = xgb.train(
             booster_params,
             dtrain,
             num_boost_round=rounds,
             evals=[(dval, "val")],
-            early_stopping_rounds=patience,
             verbose_eval=False,
+            callbacks=[*callbacks, stop],
         )
         n_rounds = int(booster.num_boosted_rounds())
         best = int(booster.best_iteration) if patience is not None else n_rounds - 1
@@ -146,7 +168,8 @@ class XGBoostModel:
             "best_iteration": best,
             "n_rounds": n_rounds,
             "num_boost_round": rounds,
-            "early_stopped": n_rounds < rounds,
+            "early_stopped": n_rounds < rounds and not stop.hit,
+            "deadline_stopped": stop.hit,
             "n_features": int(Xt.shape[1]),
             "fit_s": time.perf_counter() - start,
         }

@@ -80,6 +80,15 @@ class Experiment:
 
         return members_frame(self.paths)
 
+    def xgboost_trials(self) -> pd.DataFrame:
+        """One row per XGBoost configuration its search tried: config (1 is XGBoost's
+        defaults), the parameters, best_iteration, n_rounds, deadline_stopped, val_log_loss
+        (classification) or val_rmse, fit_s and chosen (the one that became the member).
+        Empty before the search has finished or when the experiment has no XGBoost member."""
+        if not self.paths.xgboost_trials.exists():
+            return pd.DataFrame()
+        return pd.DataFrame(read_json(self.paths.xgboost_trials))
+
     def ensemble(self) -> Any:
         """The fitted ensemble as an estimator: ``predict(X)``, ``predict_proba(X)``."""
         from rayboost.ensemble import EnsembleModel

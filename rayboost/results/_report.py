@@ -74,4 +74,9 @@ def format_summary(summary: dict[str, Any]) -> str:
                 f"\nxgboost (hist): best iteration {xgb.get('best_iteration')} of {xgb.get('n_rounds')} rounds"
                 f"{' (early stopped on validation)' if xgb.get('early_stopped') else ''}"
             )
+            if xgb.get("search_configs"):
+                line += (
+                    f"; configuration {xgb['search_chosen']} of {xgb['search_configs']} tried"
+                    f"{' (XGBoost defaults)' if xgb['search_chosen'] == 1 else ''}"
+                )
     return line

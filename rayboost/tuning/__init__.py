@@ -36,6 +36,12 @@ if TYPE_CHECKING:
         plan_search,
     )
     from rayboost.tuning._tune import TuneOutcome, asha_rungs, share, tune_nets
+    from rayboost.tuning._xgboost import (
+        XGBOOST_SPACE,
+        XGBoostSearch,
+        search_xgboost,
+        xgboost_score_name,
+    )
 
 _EXPORTS = {
     "ClusterShape": "rayboost.tuning._cluster",
@@ -44,6 +50,8 @@ _EXPORTS = {
     "RefitResult": "rayboost.tuning._refit",
     "SearchPlan": "rayboost.tuning._space",
     "TuneOutcome": "rayboost.tuning._tune",
+    "XGBOOST_SPACE": "rayboost.tuning._xgboost",
+    "XGBoostSearch": "rayboost.tuning._xgboost",
     "asha_rungs": "rayboost.tuning._tune",
     "auto_max_epochs": "rayboost.tuning._space",
     "auto_time_budget_s": "rayboost.tuning._space",
@@ -61,6 +69,7 @@ _EXPORTS = {
     "plan_search": "rayboost.tuning._space",
     "rows_digest": "rayboost.tuning._refit",
     "run_refits": "rayboost.tuning._refit",
+    "search_xgboost": "rayboost.tuning._xgboost",
     "share": "rayboost.tuning._tune",
     "source_root": "rayboost.tuning._jobs",
     "start_members": "rayboost.tuning._members",
@@ -68,6 +77,7 @@ _EXPORTS = {
     "submit_job": "rayboost.tuning._jobs",
     "tune_nets": "rayboost.tuning._tune",
     "wait_job": "rayboost.tuning._jobs",
+    "xgboost_score_name": "rayboost.tuning._xgboost",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 __all__ = [
@@ -77,6 +87,8 @@ __all__ = [
     "RefitResult",
     "SearchPlan",
     "TuneOutcome",
+    "XGBOOST_SPACE",
+    "XGBoostSearch",
     "asha_rungs",
     "auto_max_epochs",
     "auto_time_budget_s",
@@ -94,6 +106,7 @@ __all__ = [
     "plan_search",
     "rows_digest",
     "run_refits",
+    "search_xgboost",
     "share",
     "source_root",
     "start_members",
@@ -101,4 +114,5 @@ __all__ = [
     "submit_job",
     "tune_nets",
     "wait_job",
+    "xgboost_score_name",
 ]

@@ -86,6 +86,8 @@ def test_pixel_csv_runs_end_to_end_and_results_are_queryable(tmp_path):
     assert res.returncode == 0 and "pixels" in res.stdout
     res = cli("results", "pixels", "--storage", str(storage), "--table", "members")
     assert res.returncode == 0 and "xgboost" in res.stdout and "ensemble" in res.stdout
+    tried = json.loads(cli("results", "pixels", "--storage", str(storage), "--table", "xgboost", "--format", "json").stdout)
+    assert tried and sum(r["chosen"] for r in tried) == 1 and {"eta", "max_depth", "val_log_loss"} <= set(tried[0])
 
     # predict new rows from a pixel CSV (the label column is ignored), with the saved ensemble
     res = cli("predict", "pixels", str(csv), "--storage", str(storage), "--output", str(tmp_path / "p.csv"))

@@ -27,11 +27,32 @@ def experiment(request, tmp_path_factory, local_ray):
     exp = rayboost.run(
         overrides=[
             f"storage={storage}", "name=ens", f"data.dataset={request.param}",
-            "search.num_samples=3", "search.max_epochs=4", "ensemble.top_k=2",
+            "search.num_samples=3", "search.max_epochs=4", "ensemble.top_k=2", "ensemble.xgboost_trials=4",
         ],
         verbose=False,
     )  # fmt: skip
     return exp, request.param
+
+
+def test_xgboost_member_is_the_best_configuration_its_search_tried(experiment):
+    exp, name = experiment
+    tried = exp.xgboost_trials()
+    key = "val_rmse" if name == "diabetes" else "val_log_loss"
+    assert 1 <= len(tried) <= 4 and tried["chosen"].sum() == 1
+    assert tried["config"].tolist() == list(range(1, len(tried) + 1))
+    chosen = tried[tried["chosen"]].iloc[0]
+    assert chosen[key] == tried[key].min()
+    val_pred = np.load(exp.paths.member_dir("xgboost") / "val_pred.npy")
+    _, split = _test_rows(exp)
+    y_val = load_dataset(DataConfig(dataset=name)).y[split.val]
+    got = (
+        float(np.sqrt(np.mean((val_pred[:, 0] - y_val) ** 2)))
+        if name == "diabetes"
+        else float(-np.mean(np.log(np.clip(val_pred[np.arange(len(y_val)), y_val], 1e-15, 1))))
+    )
+    assert got == pytest.approx(chosen[key])
+    info = exp.summary()["ensemble"]["members_info"]["xgboost"]
+    assert info["search_configs"] == len(tried) and info["search_chosen"] == chosen["config"]
 
 
 def _test_rows(exp):
