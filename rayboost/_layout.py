@@ -5,7 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ExperimentPaths"]
+from rayboost._errors import ConfigError
+
+__all__ = ["ExperimentPaths", "check_name"]
+
+NAME_MAX_BYTES = 255  # a folder name on common file systems
+
+
+def check_name(name: object) -> str:
+    """``name`` if it is a plain folder name inside the storage folder, else a ConfigError:
+    no path separator, not ``.``/``..`` or hidden, no NUL byte, at most 255 bytes (UTF-8)."""
+    problem = None
+    if not isinstance(name, str) or not name:
+        problem = "must be a non-empty string"
+    elif "/" in name or "\\" in name:
+        problem = "must not contain '/' or '\\' (it names a folder inside the storage folder)"
+    elif name.startswith("."):
+        problem = "must not start with '.' (no hidden folders, no '.' or '..')"
+    elif "\x00" in name or any(ord(c) < 32 for c in name):
+        problem = "must not contain NUL or other control characters"
+    elif len(name.encode("utf-8", "surrogatepass")) > NAME_MAX_BYTES:
+        problem = f"is {len(name.encode('utf-8', 'surrogatepass'))} bytes long; at most {NAME_MAX_BYTES} are allowed"
+    if problem:
+        shown = repr(name) if len(repr(name)) <= 60 else repr(name[:40]) + "..."
+        raise ConfigError(f"experiment name {shown} {problem}; choose a plain folder name such as digits-run1")
+    return name
 
 
 @dataclass(frozen=True)
@@ -14,7 +38,7 @@ class ExperimentPaths:
 
     @classmethod
     def of(cls, storage: Path, name: str) -> ExperimentPaths:
-        return cls(Path(storage).expanduser().resolve() / name)
+        return cls(Path(storage).expanduser().resolve() / check_name(name))
 
     @property
     def name(self) -> str:

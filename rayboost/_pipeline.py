@@ -74,7 +74,9 @@ def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _check_resumable(old: Config, new: Config, paths: ExperimentPaths) -> None:
     before, after = _flat(config_to_dict(old)), _flat(config_to_dict(new))
     for key in sorted(set(before) | set(after)):
-        if any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS) or key == "name":
+        # the experiment was found by its name in its storage: how the folder was spelt (relative,
+        # ~, unset) does not change what it holds
+        if any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS) or key in ("name", "storage"):
             continue
         if before.get(key) != after.get(key):
             raise ConfigError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from rayboost._errors import ConfigError
+from rayboost._layout import check_name
 from rayboost.config._schema import Config, DataConfig, SearchConfig
 
 __all__ = ["check_grace_period", "config_from_dict", "config_to_dict", "load_config", "parse_overrides"]
@@ -83,6 +85,8 @@ def _coerce(key: str, tp: Any, value: Any) -> Any:
             return value
         raise ConfigError(f"{key}: expected true or false, got {value!r}")
     if tp is int:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite integer, got {value!r}")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         return int(value)
@@ -94,6 +98,8 @@ def _coerce(key: str, tp: Any, value: Any) -> Any:
                 raise ConfigError(f"{key}: expected a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
@@ -202,8 +208,10 @@ def _check(config: Config) -> None:
         raise ConfigError("resources.cpus_per_trial: must be positive")
     if config.resources.gpus_per_trial < 0:
         raise ConfigError("resources.gpus_per_trial: must not be negative")
-    if config.name is not None and (not config.name or "/" in config.name or config.name.startswith(".")):
-        raise ConfigError(f"name: {config.name!r} must be a plain folder name (no '/', not hidden)")
+    if config.name is not None:
+        check_name(config.name)
+    if not 0 <= config.seed < 2**32:
+        raise ConfigError(f"seed: must be between 0 and 2**32 - 1, got {config.seed}")
 
 
 def load_config(

@@ -47,6 +47,27 @@ def test_bad_inputs_exit_2_with_a_helpful_line(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
+def test_name_arguments_cannot_leave_the_storage_folder(tmp_path):
+    storage, outside = tmp_path / "store", tmp_path / "outside"
+    storage.mkdir()
+    outside.mkdir()
+    (outside / "experiment.json").write_text('{"name": "outside", "status": "completed"}')
+    before = sorted(p.name for p in outside.rglob("*"))
+    cases = [
+        ("results", "../outside"),
+        ("ensemble", "../outside", "--method", "uniform"),
+        ("resume", "../outside"),
+        ("predict", str(outside), str(tmp_path / "rows.csv")),
+        ("results", ".."),
+    ]
+    for args in cases:
+        out = cli(*args, "--storage", str(storage))
+        assert out.returncode == 2, (args, out.stderr[-2000:])
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and "experiment name" in lines[0] and "plain folder name" in lines[0], (args, lines)
+    assert sorted(p.name for p in outside.rglob("*")) == before and not any(storage.iterdir())
+
+
 def _pixel_csv(path: Path, n: int = 300) -> None:
     """28×28 images: scikit-learn's digits scaled up 3× and padded, one pixel per column."""
     from sklearn.datasets import load_digits

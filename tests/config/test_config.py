@@ -262,6 +262,45 @@ def test_wrong_type_names_the_key(override: str, key: str) -> None:
     assert message.startswith(key + ":"), message
 
 
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("seed=.inf", "seed"),
+        ("seed=.nan", "seed"),
+        ("search.num_samples=-.inf", "search.num_samples"),
+        ("data.val_fraction=.nan", "data.val_fraction"),
+        ("resources.cpus_per_trial=.nan", "resources.cpus_per_trial"),
+        ("search.time_budget_s=.inf", "search.time_budget_s"),
+        ("seed=-1", "seed"),
+        ("seed=4294967296", "seed"),
+    ],
+)
+def test_non_finite_and_out_of_range_numbers_are_refused(override: str, key: str) -> None:
+    message = _error([*DIGITS, override])
+    assert message.startswith(key + ":"), message
+
+
+@pytest.mark.parametrize(
+    "name, needle",
+    [
+        ("../outside", "'/'"),
+        ("/tmp/abs", "'/'"),
+        ("a\\b", "'\\'"),
+        ("..", "start with '.'"),
+        (".hidden", "start with '.'"),
+        ("a\x00b", "NUL"),
+        ("x" * 256, "256 bytes"),
+        ("é" * 128, "256 bytes"),
+    ],
+)
+def test_experiment_names_must_be_plain_folder_names(name: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, [], base={"data": {"dataset": "digits"}, "name": name})
+    message = str(info.value)
+    assert message.startswith("experiment name ") and needle in message and "\n" not in message, message
+    assert load_config(None, [], base={"data": {"dataset": "digits"}, "name": "é" * 127}).name == "é" * 127
+
+
 def test_section_given_a_scalar() -> None:
     assert "search" in _error([*DIGITS, "search=5"])
 

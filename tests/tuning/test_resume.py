@@ -53,6 +53,21 @@ def test_resume_refuses_changes_that_would_mix_results(tmp_path):
         rayboost.run(overrides=[f"storage={tmp_path}", "name=r", *BASE], verbose=False)
 
 
+@pytest.mark.usefixtures("local_ray")
+@pytest.mark.parametrize("given", ["relative", "unset"])
+def test_resume_by_name_works_for_storage_given_relative_or_not_at_all(tmp_path, monkeypatch, given):
+    monkeypatch.chdir(tmp_path)
+    quick = ["data.dataset=breast_cancer", "search.max_epochs=1", "search.num_samples=1", "ensemble.enabled=false"]
+    if given == "relative":
+        storage, where = ["storage=store_rel"], tmp_path / "store_rel"
+    else:  # the default storage, from the environment
+        monkeypatch.setenv("RAYBOOST_STORAGE", "env_store")
+        storage, where = [], tmp_path / "env_store"
+    rayboost.run(overrides=[*storage, "name=rel", *quick], verbose=False)
+    exp = resume("rel", where, ["search.num_samples=2"], verbose=False)
+    assert exp.status == "completed" and len(exp.trials()) == 2
+
+
 def test_a_killed_driver_resumes_without_losing_or_repeating_epochs(tmp_path):
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     args = [
