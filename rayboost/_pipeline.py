@@ -122,6 +122,12 @@ def run(
     name = cfg.name or f"{dataset.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     cfg = dataclasses.replace(cfg, name=name)
     storage = Path(cfg.storage).expanduser() if cfg.storage else default_storage()
+    if storage.exists() and not storage.is_dir():
+        raise ConfigError(f"storage {storage} is a file, not a folder; set storage to a folder (it is created if missing)")
+    if cfg.ensemble.enabled and cfg.ensemble.xgboost:
+        from rayboost.models._xgboost import check_params
+
+        check_params(cfg.ensemble.xgboost_params)
     paths = ExperimentPaths.of(storage, name)
     exists = paths.meta.exists()
     if exists and not resume:

@@ -19,6 +19,24 @@ from rayboost.config._schema import Config, DataConfig, SearchConfig
 __all__ = ["check_grace_period", "config_from_dict", "config_to_dict", "load_config", "parse_overrides"]
 
 
+class _DuplicateKey(yaml.YAMLError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise _DuplicateKey(f"key {key!r} appears twice in one section (line {line}); keep one")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     """``["a.b=1", "c=x"]`` -> ``{"a.b": 1, "c": "x"}`` (values parsed as YAML)."""
     out: dict[str, Any] = {}
@@ -196,6 +214,25 @@ def _check(config: Config) -> None:
         raise ConfigError("search.manual: each entry must be a mapping of hyperparameters")
     if config.ensemble.top_k < 0:
         raise ConfigError(f"ensemble.top_k: must be 0 or more, got {config.ensemble.top_k}")
+    if config.search.grid and config.search.algorithm != "grid":
+        raise ConfigError(
+            f"search.grid is only used by search.algorithm=grid (it is {config.search.algorithm}); "
+            "set search.algorithm=grid or drop search.grid"
+        )
+    if config.search.manual and config.search.algorithm != "manual":
+        raise ConfigError(
+            f"search.manual is only used by search.algorithm=manual (it is {config.search.algorithm}); "
+            "set search.algorithm=manual or drop search.manual"
+        )
+    if config.ray.num_cpus is not None and config.ray.num_cpus < 1:
+        raise ConfigError(f"ray.num_cpus: must be at least 1 (or unset for all CPUs), got {config.ray.num_cpus}")
+    members = [f"net_{i + 1}" for i in range(config.ensemble.top_k)]
+    members += [k for k in ("xgboost", "linear") if getattr(config.ensemble, k)]
+    unknown = [m for m in config.ensemble.weights if m not in members]
+    if unknown:
+        raise ConfigError(
+            f"ensemble.weights: unknown member {unknown[0]!r}; with these settings the members are: {', '.join(members)}"
+        )
     if config.ensemble.xgboost_trials < 1:
         raise ConfigError(
             f"ensemble.xgboost_trials: must be at least 1 (1: XGBoost's defaults only), got {config.ensemble.xgboost_trials}"
@@ -226,7 +263,11 @@ def load_config(
         if not path.is_file():
             raise ConfigError(f"config file {path} not found; pass an existing YAML file")
         try:
-            loaded = yaml.safe_load(path.read_text())
+            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        except _DuplicateKey as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
         except yaml.YAMLError as exc:
             line = getattr(getattr(exc, "problem_mark", None), "line", None)
             where = f" at line {line + 1}" if line is not None else ""

@@ -127,11 +127,31 @@ def _load_bundled(name: str) -> tuple[np.ndarray, np.ndarray, str, list[str] | N
     return bunch.data.astype(np.float32), bunch.target, "target", [str(f) for f in bunch.feature_names]
 
 
-def _load_table(path: Path, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
+def _read_frame(path: Path) -> pd.DataFrame:
+    """A CSV (tab-separated for .tsv) or Parquet file as a frame; duplicate column names are an
+    error (pandas would rename them silently, and a duplicated label would become a feature)."""
+    suffix = path.suffix.lower()
     try:
-        frame = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+            header = [str(c) for c in frame.columns]
+        else:
+            sep = "\t" if suffix == ".tsv" else ","
+            raw_header = pd.read_csv(path, sep=sep, nrows=1, header=None, dtype=str)
+            header = [str(c) for c in raw_header.iloc[0].tolist()] if len(raw_header) else []
+            frame = pd.read_csv(path, sep=sep)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a data problem for the user
         raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    seen: set[str] = set()
+    duplicated = [c for c in header if c in seen or seen.add(c)]
+    if duplicated:
+        shown = ", ".join(sorted(set(duplicated))[:5])
+        raise DataError(f"{path.name} has duplicate column names ({shown}); give each column its own name")
+    return frame
+
+
+def _load_table(path: Path, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
+    frame = _read_frame(path)
     if cfg.label is None:
         raise DataError(f"{path.name}: set data.label to the label column; columns are: {_cols(frame)}")
     if cfg.label not in frame.columns:
@@ -165,6 +185,8 @@ def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"{path.name}: expected X of shape N×D, N×H×W or N×C×H×W and y of length N; "
             f"got X {X.shape}, y {y.shape}"
         )
+    if len(X) == 0:
+        raise DataError(f"{path.name} has no rows")
     if X.ndim == 3:
         X = X[:, None, :, :]
     X = X.astype(np.float32)
@@ -224,11 +246,12 @@ def load_features(
             raise
         except Exception as exc:  # noqa: BLE001
             raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+        if len(X) == 0:
+            raise DataError(f"{path.name} has no rows to predict")
         return X.reshape(len(X), *input_shape) if X.reshape(len(X), -1).shape[1] == int(np.prod(input_shape)) else X
-    try:
-        frame = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001
-        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    frame = _read_frame(path)
+    if len(frame) == 0:
+        raise DataError(f"{path.name} has a header but no rows to predict")
     if feature_names is not None:
         missing = [c for c in feature_names if c not in frame.columns]
         if missing:

@@ -5,6 +5,7 @@ Saved as ``model.ubj`` (XGBoost's own binary JSON) plus ``meta.json``; no pickle
 
 from __future__ import annotations
 
+import difflib
 import json
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from rayboost.models._linear import (
     _resolve_n_classes,
 )
 
-__all__ = ["XGBoostModel"]
+__all__ = ["KNOWN_PARAMS", "XGBoostModel", "check_params"]
 
 _FORMAT_VERSION = 1
 # Set from the constructor and the task; a params dict must not override them.
@@ -38,6 +39,41 @@ _INT_KEYS = (
     "num_boost_round",
     "early_stopping_rounds",
 )
+
+
+# XGBoost's tree-booster and learning-task parameters a user may set (aliases included), plus
+# rayboost's two training settings; anything else is most likely a misspelling that XGBoost would
+# ignore with only a log line.
+KNOWN_PARAMS = frozenset({
+    "eta", "learning_rate", "gamma", "min_split_loss", "max_depth", "min_child_weight", "max_delta_step",
+    "subsample", "sampling_method", "colsample_bytree", "colsample_bylevel", "colsample_bynode",
+    "lambda", "reg_lambda", "alpha", "reg_alpha", "tree_method", "scale_pos_weight", "grow_policy",
+    "max_leaves", "max_bin", "num_parallel_tree", "monotone_constraints", "interaction_constraints",
+    "multi_strategy", "max_cat_to_onehot", "max_cat_threshold", "device", "verbosity", "base_score",
+    "eval_metric", "booster", "huber_slope", "quantile_alpha", "max_cached_hist_node",
+    "refresh_leaf", "process_type", "updater", "rate_drop", "one_drop", "skip_drop", "sample_type",
+    "normalize_type", "feature_selector", "top_k", "num_boost_round", "early_stopping_rounds",
+})  # fmt: skip
+
+
+def check_params(params: dict[str, Any]) -> None:
+    """Refuse what XGBoost would reject or ignore, before any training: rayboost's reserved keys,
+    unknown keys (with the closest known one), non-integer counts."""
+    clashes = sorted(set(params) & set(_RESERVED))
+    if clashes:
+        raise ConfigError(
+            f"ensemble.xgboost_params: {', '.join(clashes)} {'is' if len(clashes) == 1 else 'are'} set by rayboost "
+            "from the task and resources; remove them"
+        )
+    for key in params:
+        if key not in KNOWN_PARAMS:
+            hint = difflib.get_close_matches(str(key), sorted(KNOWN_PARAMS), n=1)
+            did = f" (did you mean {hint[0]}?)" if hint else ""
+            raise ConfigError(f"ensemble.xgboost_params: unknown XGBoost parameter {key!r}{did}")
+    for key, value in params.items():
+        if isinstance(value, float) and not np.isfinite(value):
+            raise ConfigError(f"ensemble.xgboost_params.{key}: expected a finite number, got {value!r}")
+    _as_int_params(params)
 
 
 def _as_int_params(params: dict[str, Any]) -> dict[str, Any]:

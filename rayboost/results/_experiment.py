@@ -119,7 +119,10 @@ class Experiment:
 
 
 def _storage(storage: str | Path | None) -> Path:
-    return Path(storage).expanduser() if storage is not None else default_storage()
+    path = Path(storage).expanduser() if storage is not None else default_storage()
+    if path.exists() and not path.is_dir():
+        raise ExperimentError(f"storage {path} is a file, not a folder of experiments; pass the folder")
+    return path
 
 
 def load(name: str, storage: str | Path | None = None) -> Experiment:

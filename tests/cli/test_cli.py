@@ -68,6 +68,16 @@ def test_name_arguments_cannot_leave_the_storage_folder(tmp_path):
     assert sorted(p.name for p in outside.rglob("*")) == before and not any(storage.iterdir())
 
 
+def test_storage_that_is_a_file(tmp_path):
+    store = tmp_path / "store"
+    store.write_text("not a folder")
+    for args in (["run", "--set", "data.dataset=digits", "--set", f"storage={store}"], ["results", "--storage", str(store)]):
+        out = cli(*args)
+        assert out.returncode == 2 and "is a file, not a folder" in out.stderr, out.stderr[-2000:]
+        assert len(out.stderr.strip().splitlines()) == 1
+    assert store.read_text() == "not a folder"
+
+
 def _pixel_csv(path: Path, n: int = 300) -> None:
     """28×28 images: scikit-learn's digits scaled up 3× and padded, one pixel per column."""
     from sklearn.datasets import load_digits

@@ -301,6 +301,32 @@ def test_experiment_names_must_be_plain_folder_names(name: str, needle: str) -> 
     assert load_config(None, [], base={"data": {"dataset": "digits"}, "name": "é" * 127}).name == "é" * 127
 
 
+def test_a_key_given_twice_in_a_yaml_file_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "data:\n  dataset: digits\nsearch:\n  num_samples: 4\n  num_samples: 8\n")
+    message = _error([], path)
+    assert "'num_samples' appears twice" in message and "line 5" in message
+
+
+def test_a_config_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("data:\n  dataset: digits\nname: caf\u00e9\n".encode("latin-1"))
+    assert "not UTF-8" in _error([], path)
+
+
+@pytest.mark.parametrize(
+    "overrides, needle",
+    [
+        (["search.grid={lr: [0.1, 0.01]}"], "search.grid is only used by search.algorithm=grid"),
+        (["search.manual=[{lr: 0.1}]"], "search.manual is only used by search.algorithm=manual"),
+        (["ray.num_cpus=-3"], "ray.num_cpus"),
+        (["ensemble.weights={net_7: 1}"], "unknown member 'net_7'"),
+        (["ensemble.xgboost=false", "ensemble.weights={xgboost: 1}"], "unknown member 'xgboost'"),
+    ],
+)
+def test_options_that_would_be_ignored_or_fail_late_are_refused(overrides: list[str], needle: str) -> None:
+    assert needle in _error([*DIGITS, *overrides])
+
+
 def test_section_given_a_scalar() -> None:
     assert "search" in _error([*DIGITS, "search=5"])
 

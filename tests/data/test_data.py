@@ -321,6 +321,39 @@ def test_missing_file_and_unsupported_type(tmp_path: Path) -> None:
         load_dataset(DataConfig(path=str(other), label="y"))
 
 
+def test_tsv_is_read_with_tabs(tmp_path: Path) -> None:
+    frame = _table(40)
+    frame["y"] = np.arange(40) % 2
+    path = tmp_path / "t.tsv"
+    frame.to_csv(path, sep="\t", index=False)
+    dataset = load_dataset(DataConfig(path=str(path), label="y"))
+    assert dataset.X.shape == (40, 2) and dataset.feature_names == ["a", "b"]
+
+
+def test_duplicate_column_names_are_refused_not_renamed(tmp_path: Path) -> None:
+    # pandas would rename the second "y" to "y.1", and the label would leak in as a feature
+    path = tmp_path / "dup.csv"
+    path.write_text("a,y,y\n" + "".join(f"{i},{i % 2},{i % 2}\n" for i in range(30)))
+    with pytest.raises(DataError, match=r"duplicate column names \(y\)"):
+        load_dataset(DataConfig(path=str(path), label="y"))
+
+
+def test_zero_row_npz_with_image_shape(tmp_path: Path) -> None:
+    path = tmp_path / "z.npz"
+    np.savez(path, X=np.zeros((0, 784), np.float32), y=np.zeros(0))
+    with pytest.raises(DataError, match="no rows"):
+        load_dataset(DataConfig(path=str(path), image_shape=(1, 28, 28)))
+
+
+def test_header_only_rows_to_predict(tmp_path: Path) -> None:
+    from rayboost.data import load_features
+
+    path = tmp_path / "new.csv"
+    path.write_text("a,b\n")
+    with pytest.raises(DataError, match="header but no rows"):
+        load_features(path, (2,), ["a", "b"], "y")
+
+
 # -- split ---------------------------------------------------------------------------------------
 
 

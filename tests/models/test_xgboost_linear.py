@@ -223,3 +223,22 @@ def test_refit_on_train_and_validation_keeps_what_validation_chose(family: str, 
     assert not np.allclose(again.predict_output(X_test), model.predict_output(X_test))
     again.save(tmp_path)  # saved and loaded like any member
     np.testing.assert_array_equal(type(again).load(tmp_path).predict_output(X_test), again.predict_output(X_test))
+
+
+@pytest.mark.parametrize(
+    "params, needle",
+    [
+        ({"max_dept": 4}, "unknown XGBoost parameter 'max_dept' (did you mean max_depth?)"),
+        ({"objective": "reg:tweedie"}, "objective is set by rayboost"),
+        ({"eta": float("nan")}, "finite"),
+        ({"max_depth": 4.5}, "whole number"),
+    ],
+)
+def test_xgboost_params_checked_before_any_training(params, needle) -> None:
+    from rayboost._errors import ConfigError
+    from rayboost.models._xgboost import check_params
+
+    with pytest.raises(ConfigError) as info:
+        check_params(params)
+    assert needle in str(info.value)
+    check_params({"max_depth": 4, "eta": 0.05, "num_boost_round": 800, "reg_lambda": 2.0})
