@@ -72,12 +72,17 @@ def _encode(y_raw: np.ndarray, task: str, label: str) -> tuple[np.ndarray, list[
         raise DataError(f"label {label!r} has {n} missing values; drop or fill those rows")
     if task == "regression":
         try:
-            return np.asarray(y_raw, dtype=np.float32), None
+            with np.errstate(over="ignore"):
+                y = np.asarray(y_raw, dtype=np.float32)
         except (TypeError, ValueError):
             raise DataError(
                 f"label {label!r} is not numeric, so it cannot be a regression target; "
                 "set data.task=classification"
             ) from None
+        if not np.isfinite(y).all():
+            n = int((~np.isfinite(y)).sum())
+            raise DataError(f"label {label!r} has {n} infinite values or values beyond float32's range; drop or fix those rows")
+        return y, None
     classes, y = np.unique(np.asarray(y_raw), return_inverse=True)
     if len(classes) < 2:
         raise DataError(f"label {label!r} has a single class ({classes[0]!r}); a classifier needs two or more")
@@ -113,7 +118,16 @@ def _check_features(frame: pd.DataFrame, source: str) -> np.ndarray:
             f"{source}: column {col!r} has {n} missing values"
             f"{f' (and {len(missing) - 1} more columns)' if len(missing) > 1 else ''}; fill or drop them"
         )
-    return frame.to_numpy(dtype=np.float32)
+    with np.errstate(over="ignore"):
+        X = frame.to_numpy(dtype=np.float32)
+    bad = ~np.isfinite(X).all(axis=0)
+    if bad.any():
+        cols = [str(c) for c in frame.columns[bad]]
+        raise DataError(
+            f"{source}: column {cols[0]!r}{f' (and {len(cols) - 1} more)' if len(cols) > 1 else ''} has infinite "
+            "values or values beyond float32's range (±3.4e38); clip, rescale or drop them"
+        )
+    return X
 
 
 def _load_bundled(name: str) -> tuple[np.ndarray, np.ndarray, str, list[str] | None]:

@@ -244,6 +244,8 @@ class NetTrainer:
         """Validation loss and metric, and the validation predictions."""
         pred = predict_output(self.model, self.X_val, self.task, self.y_mean, self.y_std)
         if self.task == "classification":
+            if not np.isfinite(pred).all():  # argmax would call NaN rows class 0: no score at all
+                return {"val_loss": math.nan, "val_accuracy": math.nan}, pred
             p = np.clip(pred[np.arange(len(self.y_val)), self.y_val], 1e-15, 1.0)
             val_loss = float(-np.log(p).mean())
             return {"val_loss": val_loss, "val_accuracy": float((pred.argmax(1) == self.y_val).mean())}, pred
@@ -283,7 +285,7 @@ class NetTrainer:
             **scores,
             "best_epoch": self.best["epoch"],
             "patience_stop": since_best >= int(self.params["patience"]),
-            "diverged": not math.isfinite(train_loss),
+            "diverged": not (math.isfinite(train_loss) and math.isfinite(metric)),
             "epoch_time_s": epoch_time_s,
             "time_total_s": self.time_total_s,
         }

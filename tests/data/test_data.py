@@ -345,6 +345,21 @@ def test_zero_row_npz_with_image_shape(tmp_path: Path) -> None:
         load_dataset(DataConfig(path=str(path), image_shape=(1, 28, 28)))
 
 
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e39"])
+def test_infinite_or_float32_overflowing_features_are_refused(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "inf.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{value if i == 3 else i},{i % 2}\n" for i in range(30)))
+    with pytest.raises(DataError, match="column 'b' has infinite values or values beyond float32"):
+        load_dataset(DataConfig(path=str(path), label="y"))
+
+
+def test_infinite_regression_labels_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "inf.csv"
+    path.write_text("a,y\n" + "".join(f"{i},{'inf' if i == 5 else i * 0.5}\n" for i in range(30)))
+    with pytest.raises(DataError, match="label 'y' has 1 infinite values"):
+        load_dataset(DataConfig(path=str(path), label="y", task="regression"))
+
+
 def test_header_only_rows_to_predict(tmp_path: Path) -> None:
     from rayboost.data import load_features
 

@@ -599,3 +599,20 @@ def test_refit_net_of_a_diverging_recipe_is_none() -> None:
     params = _mlp_params("regression", lr=1e6, optimizer="sgd", bn="none", grad_clip=0.0)
     X, y = data.X_train, data.y_train
     assert refit_net("mlp", params, X, y, data.task, 1, seed=0, epochs=3, schedule_epochs=3) is None
+
+
+def test_an_epoch_with_nan_outputs_is_never_best_and_counts_as_diverged() -> None:
+    data = _trial_data("breast_cancer")
+    trainer = NetTrainer("mlp", _mlp_params(bn="none", epochs=4), data, seed=0)
+    first = trainer.run_epoch()
+    assert math.isfinite(first["val_accuracy"]) and trainer.best["epoch"] == 1
+    with torch.no_grad():  # every output NaN from here on: argmax would say class 0
+        trainer.model.apply(lambda m: m.weight.fill_(math.nan) if isinstance(m, nn.Linear) else None)
+    second = trainer.run_epoch()
+    assert math.isnan(second["val_accuracy"]) and math.isnan(second["val_loss"]) and second["diverged"]
+    assert trainer.best["epoch"] == 1 and second["best_epoch"] == 1
+    fresh = NetTrainer("mlp", _mlp_params(bn="none", epochs=4), data, seed=0)
+    with torch.no_grad():
+        fresh.model.apply(lambda m: m.weight.fill_(math.nan) if isinstance(m, nn.Linear) else None)
+    record = fresh.run_epoch()
+    assert record["diverged"] and fresh.best["metric"] is None  # no best epoch at all
