@@ -4,23 +4,73 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["append_jsonl", "read_json", "read_jsonl", "write_json_atomic", "write_text_atomic"]
+__all__ = [
+    "append_jsonl", "read_json", "read_jsonl", "write_file_atomic", "write_folder_atomic", "write_json_atomic",
+    "write_text_atomic",
+]  # fmt: skip
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (where the platform allows opening a folder)."""
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_file_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` fills a temporary file beside ``path`` (same suffix, for writers that read
+    it), which is synced and renamed over ``path``: readers see the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_file_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_folder_atomic(folder: Path, fill: Callable[[Path], None]) -> None:
+    """``fill(partial)`` writes a whole folder beside ``folder``, which then takes its place: a
+    reader finds the old folder, the new one, or (after a crash mid-swap) none, never a mix."""
+    folder = Path(folder)
+    partial, old = folder.with_name(f".{folder.name}.partial"), folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        fill(partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    _fsync_dir(partial)
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(partial, folder)
+    _fsync_dir(folder.parent)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _default(value: Any) -> Any:
@@ -39,13 +89,22 @@ def read_json(path: Path) -> Any:
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """One record per line, written with one call. A line a dying writer left without its
+    newline is closed first, so that it cannot swallow this record too."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        handle.write(json.dumps(record, default=_default) + "\n")
+    line = (json.dumps(record, default=_default) + "\n").encode()
+    with path.open("a+b") as handle:
+        if handle.tell() > 0:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                line = b"\n" + line
+        handle.write(line)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read JSON lines; a torn last line (a writer that died mid-line) is skipped."""
+    """Read JSON lines; a torn line (a writer that died mid-line) is skipped: the record it held
+    is written again by whoever repeats that work (a restored trial repeats its epochs since
+    the last checkpoint)."""
     if not path.exists():
         return []
     records = []

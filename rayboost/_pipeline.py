@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,8 +19,9 @@ import yaml
 from rayboost import __version__
 from rayboost._env import default_storage
 from rayboost._errors import ConfigError, DataError, ExperimentError
-from rayboost._io import read_json, write_json_atomic, write_text_atomic
+from rayboost._io import read_json, write_folder_atomic, write_json_atomic, write_text_atomic
 from rayboost._layout import ExperimentPaths
+from rayboost._lock import ExperimentLock
 from rayboost._members import load_member, make_refitter, net_members, net_model
 from rayboost.config import (
     Config,
@@ -26,7 +31,7 @@ from rayboost.config import (
     load_config,
 )
 from rayboost.data import Dataset, Scaler, Split, load_dataset, make_trial_data, split_dataset
-from rayboost.ensemble import Member, Refitter, fit_ensemble, save_ensemble, score
+from rayboost.ensemble import Member, Refitter, fit_ensemble, save_ensemble, save_member, score
 from rayboost.models import metric_name
 from rayboost.results import Experiment, best_trial, trial_params
 
@@ -129,6 +134,44 @@ def run(
 
         check_params(cfg.ensemble.xgboost_params)
     paths = ExperimentPaths.of(storage, name)
+    with ExperimentLock(paths.root, verbose), _sigterm_interrupts():  # one driver per experiment from here on
+        return _locked_run(cfg, dataset, split, family, plan, paths, storage, stages, started, verbose, resume)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (``rayboost jobs stop``, a scheduler) stops the run as Ctrl-C does, so that its
+    status says ``interrupted`` and Tune saves its state; only in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _locked_run(
+    cfg: Config,
+    dataset: Dataset,
+    split: Split,
+    family: str,
+    plan: SearchPlan,
+    paths: ExperimentPaths,
+    storage: Path,
+    stages: tuple[str, ...],
+    started: float,
+    verbose: bool,
+    resume: bool,
+) -> Experiment:
+    from rayboost import tuning
+
+    name = paths.name
     exists = paths.meta.exists()
     if exists and not resume:
         raise ExperimentError(
@@ -245,16 +288,22 @@ def _run_experiment(
             print(f"rayboost: resuming {paths.name} (stages done: {', '.join(done) or 'none'})", flush=True)
     else:
         scaler = Scaler.fit(dataset.X[split.train])
-        paths.root.mkdir(parents=True)
         meta = {
             "name": paths.name, "status": "running", "created_at": _now(), "rayboost_version": __version__,
             "dataset": dataset.name, "task": dataset.task, "family": family, "metric": metric, "mode": mode,
             "classes": dataset.classes, "label": dataset.label, "input_shape": list(dataset.input_shape),
             "feature_names": dataset.feature_names, "stages": {s: False for s in STAGES},
         }  # fmt: skip
-        write_json_atomic(paths.meta, meta)
-        split.save(paths.split)
-        write_json_atomic(paths.scaler, scaler.to_dict())
+        config_text = yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+
+        def create(folder: Path) -> None:  # built whole, then renamed into place
+            here = ExperimentPaths(folder)
+            write_json_atomic(here.meta, meta)
+            split.save(here.split)
+            write_json_atomic(here.scaler, scaler.to_dict())
+            write_text_atomic(here.config, config_text)
+
+        write_folder_atomic(paths.root, create)
     write_text_atomic(paths.config, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     meta = _write_meta(paths, meta, status="running", error=None)
     try:
@@ -285,8 +334,7 @@ def _run_experiment(
         if not meta["stages"]["tune"]:
             raise ExperimentError(f"experiment {paths.name!r} has not finished its tune stage; run that stage first")
         for fitted in tuning.collect_members(member_refs):
-            fitted.model.save(paths.member_dir(fitted.kind))
-            np.save(paths.member_dir(fitted.kind) / "val_pred.npy", fitted.val_pred)
+            save_member(paths.member_dir(fitted.kind), fitted.model, fitted.val_pred)
             if fitted.search is not None:
                 write_json_atomic(paths.xgboost_trials, fitted.search)
         experiment = Experiment(paths)
@@ -301,11 +349,12 @@ def _run_experiment(
                 end = None if budget_s is None else started + budget_s
                 refitter = make_refitter(experiment, cfg, data_ref, len(split.val) / len(split.train), slots, end)
             summary["ensemble"] = _ensemble(experiment, members, dataset, split, scaler, cfg, refit=refitter)
-            meta = _write_meta(paths, meta, stages={**meta["stages"], "ensemble": True})
         elif paths.summary.exists():
             summary["ensemble"] = read_json(paths.summary).get("ensemble")
         summary["duration_s"] = time.time() - started
         write_json_atomic(paths.summary, summary)
+        if want_members:  # done once its summary is written
+            meta = _write_meta(paths, meta, stages={**meta["stages"], "ensemble": True})
         finished = meta["stages"]["tune"] and (meta["stages"]["ensemble"] or not cfg.ensemble.enabled)
         _write_meta(paths, meta, status="completed" if finished else "partial", finished_at=_now())
         return experiment
@@ -375,6 +424,20 @@ def reweight(
             f"the data at {cfg.data.path or cfg.data.dataset} changed since {name!r} ran "
             f"(fingerprint {dataset.fingerprint()} != {split.fingerprint}); restore the original file"
         )
+    with ExperimentLock(experiment.paths.root, verbose=False):  # not while a driver writes it
+        return _reweight(experiment, cfg, dataset, split, method, weights, calibrate, refit)
+
+
+def _reweight(
+    experiment: Experiment,
+    cfg: Config,
+    dataset: Dataset,
+    split: Split,
+    method: str | None,
+    weights: dict[str, float] | None,
+    calibrate: bool | None,
+    refit: bool | None,
+) -> Experiment:
     scaler = Scaler.from_dict(read_json(experiment.paths.scaler))
     record = read_json(experiment.paths.ensemble)
     members = [load_member(experiment.paths, e["member"], e["kind"], e["trial_id"]) for e in record["members"]]

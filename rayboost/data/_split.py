@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from rayboost._errors import DataError
+from rayboost._io import write_text_atomic
 from rayboost.data._load import Dataset
 
 __all__ = ["Split", "split_dataset"]
@@ -36,7 +37,7 @@ class Split:
             "val": self.val.tolist(),
             "test": self.test.tolist(),
         }
-        path.write_text(json.dumps(record))
+        write_text_atomic(path, json.dumps(record))
 
     @classmethod
     def load(cls, path: Path) -> Split:

@@ -10,7 +10,7 @@ from rayboost.ensemble._build import (
     fit_ensemble,
     user_weights,
 )
-from rayboost.ensemble._model import REFIT, EnsembleModel, members_frame, save_ensemble
+from rayboost.ensemble._model import REFIT, EnsembleModel, members_frame, save_ensemble, save_member
 from rayboost.ensemble._weights import (
     METHODS,
     TASKS,
@@ -34,6 +34,7 @@ __all__ = [
     "fit_weights",
     "members_frame",
     "save_ensemble",
+    "save_member",
     "score",
     "user_weights",
     "weighted_average",

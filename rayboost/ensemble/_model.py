@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from rayboost._errors import DataError, ExperimentError
-from rayboost._io import read_json, write_json_atomic
+from rayboost._io import read_json, write_folder_atomic, write_json_atomic
 from rayboost._layout import ExperimentPaths
 from rayboost.data import Scaler
 from rayboost.ensemble._build import EnsembleFit, Member
@@ -18,7 +20,7 @@ from rayboost.ensemble._calibrate import apply_temperature
 from rayboost.ensemble._weights import weighted_average
 from rayboost.models import MEMBER_KINDS
 
-__all__ = ["REFIT", "EnsembleModel", "members_frame", "save_ensemble"]
+__all__ = ["REFIT", "EnsembleModel", "members_frame", "save_ensemble", "save_member"]
 
 REFIT = "refit"
 """A member's folder keeps its refit on train + validation rows in this subfolder."""
@@ -34,9 +36,7 @@ def save_ensemble(paths: ExperimentPaths, members: list[Member], fit: EnsembleFi
         folder = paths.member_dir(member.name)
         if (folder / "val_pred.npy").exists() and previous.get(member.name) == member.trial_id:
             continue  # the same model is already there (a re-weighting, or a member saved when fit)
-        shutil.rmtree(folder, ignore_errors=True)
-        member.model.save(folder)  # type: ignore[attr-defined]
-        np.save(folder / "val_pred.npy", member.val_pred)
+        save_member(folder, member.model, member.val_pred)
     for name, refit in fit.refits.items():  # written whole, then renamed: never half a model
         target = paths.member_dir(name) / REFIT
         if (target / "refit.json").exists() and read_json(target / "refit.json") == refit.record:
@@ -58,7 +58,8 @@ def save_ensemble(paths: ExperimentPaths, members: list[Member], fit: EnsembleFi
         "members": [
             {
                 "member": m.name, "kind": m.kind, "trial_id": m.trial_id, "weight": float(w), "temperature": t,
-                "refit": m.name in fit.refits,
+                "refit": m.name in fit.refits, "val_pred_sha256": _digest(m.val_pred),
+                **({"refit_record": fit.refits[m.name].record} if m.name in fit.refits else {}),
             }  # fmt: skip
             for m, w, t in zip(members, fit.weights, fit.temperatures or [None] * len(members), strict=True)
         ],
@@ -69,12 +70,51 @@ def save_ensemble(paths: ExperimentPaths, members: list[Member], fit: EnsembleFi
     write_json_atomic(paths.ensemble, record)
 
 
+def _check_member_files(paths: ExperimentPaths, entry: dict[str, Any]) -> None:
+    """The member's files are the ones ensemble.json was fit with (checked where both sides
+    carry a record: experiments saved before these records are taken as they are)."""
+    folder = paths.member_dir(entry["member"])
+    stale = False
+    if "val_pred_sha256" in entry and (folder / MEMBER_RECORD).exists():
+        stale = read_json(folder / MEMBER_RECORD).get("val_pred_sha256") != entry["val_pred_sha256"]
+    if entry.get("refit") and "refit_record" in entry:
+        refit_json = folder / REFIT / "refit.json"
+        stale = stale or not refit_json.exists() or read_json(refit_json) != entry["refit_record"]
+    if stale:
+        raise ExperimentError(
+            f"experiment {paths.name!r}: member {entry['member']}'s files are not the ones its ensemble was fit with "
+            f"(the ensemble stage stopped while rewriting them); fit it again with `rayboost ensemble {paths.name}`"
+        )
+
+
 def _read(paths: ExperimentPaths) -> dict[str, Any]:
     if not paths.ensemble.exists():
         raise ExperimentError(
             f"experiment {paths.name!r} has no ensemble yet (it is still running, or ran with ensemble.enabled=false)"
         )
     return dict(read_json(paths.ensemble))
+
+
+MEMBER_RECORD = "member.json"
+"""In a member's folder: the digest of its validation predictions, which ensemble.json repeats,
+so that a loader can tell member files and weights written by different fits apart."""
+
+
+def _digest(val_pred: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(val_pred).tobytes()).hexdigest()
+
+
+def save_member(folder: Path, model: Any, val_pred: np.ndarray) -> None:
+    """A member's model files and validation predictions, written as one folder (whole or not
+    at all)."""
+
+    def fill(partial: Path) -> None:
+        model.save(partial)
+        with open(partial / "val_pred.npy", "wb") as handle:
+            np.save(handle, val_pred)
+        write_json_atomic(partial / MEMBER_RECORD, {"val_pred_sha256": _digest(val_pred)})
+
+    write_folder_atomic(folder, fill)
 
 
 def members_frame(paths: ExperimentPaths) -> pd.DataFrame:
@@ -112,6 +152,8 @@ class EnsembleModel:
         meta = read_json(paths.meta)
         used = [e for e in record["members"] if e["weight"] > 0]  # zero-weight members are never loaded nor run
         # a member refit on train + validation predicts with that version
+        for entry in used:
+            _check_member_files(paths, entry)
         folders = [paths.member_dir(e["member"]) / (REFIT if e.get("refit") else "") for e in used]
         members = [(e["member"], MEMBER_KINDS[e["kind"]].load(f)) for e, f in zip(used, folders, strict=True)]
         weights = np.array([e["weight"] for e in used])

@@ -35,7 +35,10 @@ class Experiment:
 
     @property
     def status(self) -> str:
-        return str(read_json(self.paths.meta)["status"])
+        """``running``, ``completed``, ``partial`` (some stages run), ``failed``,
+        ``interrupted`` (stopped by Ctrl-C or SIGTERM), or ``died``: it says running, but its
+        driver is gone without a word (SIGKILL, out of memory, a lost node)."""
+        return live_status(self.paths, read_json(self.paths.meta))
 
     @property
     def metric(self) -> str:
@@ -118,6 +121,15 @@ class Experiment:
         return f"Experiment({self.name!r}, status={self.status!r}, path={str(self.paths.root)!r})"
 
 
+def live_status(paths: ExperimentPaths, meta: dict[str, Any]) -> str:
+    """The stored status, except that ``running`` with no live driver holding the experiment's
+    lock (see :mod:`rayboost._lock`) is ``died``."""
+    from rayboost._lock import holder
+
+    status = str(meta.get("status"))
+    return "died" if status == "running" and holder(paths.root) is None else status
+
+
 def _storage(storage: str | Path | None) -> Path:
     path = Path(storage).expanduser() if storage is not None else default_storage()
     if path.exists() and not path.is_dir():
@@ -141,6 +153,8 @@ def experiments(storage: str | Path | None = None) -> pd.DataFrame:
     root = _storage(storage)
     rows = []
     for meta_path in sorted(root.glob("*/experiment.json")) if root.exists() else []:
+        if meta_path.parent.name.startswith("."):
+            continue  # an experiment folder being created
         try:
             meta = read_json(meta_path)
         except (OSError, ValueError):
@@ -150,7 +164,7 @@ def experiments(storage: str | Path | None = None) -> pd.DataFrame:
         rows.append(
             {
                 "name": paths.name,
-                "status": meta.get("status"),
+                "status": live_status(paths, meta),
                 "dataset": meta.get("dataset"),
                 "task": meta.get("task"),
                 "family": meta.get("family"),

@@ -55,6 +55,26 @@ def test_xgboost_member_is_the_best_configuration_its_search_tried(experiment):
     assert info["search_configs"] == len(tried) and info["search_chosen"] == chosen["config"]
 
 
+def test_member_files_from_another_fit_are_refused_not_mixed_with_the_weights(experiment, tmp_path):
+    import shutil
+
+    from rayboost.ensemble import save_member
+
+    exp, _ = experiment
+    copy = tmp_path / "store"
+    shutil.copytree(exp.paths.root, copy / "ens")
+    stored = rayboost.load("ens", copy)
+    stored.ensemble()  # as saved: consistent
+    record = json.loads(stored.paths.ensemble.read_text())
+    target = next(e for e in record["members"] if e["weight"] > 0)
+    folder = stored.paths.member_dir(target["member"])
+    model = MEMBER_KINDS[target["kind"]].load(folder)
+    # what an ensemble stage stopped half-way leaves: the member rewritten, ensemble.json not yet
+    save_member(folder, model, np.load(folder / "val_pred.npy") * 0.5)
+    with pytest.raises(rayboost.ExperimentError, match="not the ones its ensemble was fit with"):
+        stored.ensemble()
+
+
 def _test_rows(exp):
     dataset = load_dataset(DataConfig(dataset=exp.meta["dataset"]))
     split = Split.load(exp.paths.split)

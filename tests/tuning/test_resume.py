@@ -88,7 +88,9 @@ def test_a_killed_driver_resumes_without_losing_or_repeating_epochs(tmp_path):
     proc.wait()
     seen = {p.parent.name for p in (tmp_path / "k").glob("trials/*/epochs.jsonl")}  # trials with epochs
     started = {json.loads(line)["trial_id"] for line in (tmp_path / "k" / "records" / "trials.jsonl").read_text().splitlines()}
-    assert rayboost.load("k", tmp_path).status == "running"  # as a crash leaves it
+    # it says running, but nobody holds its lock: a reader sees that the driver died
+    assert json.loads((tmp_path / "k" / "experiment.json").read_text())["status"] == "running"
+    assert rayboost.load("k", tmp_path).status == "died"
 
     out = subprocess.run([sys.executable, "-m", "rayboost", "resume", "k", "--storage", str(tmp_path), "--quiet"],
                          env=env, capture_output=True, text=True, timeout=600)  # fmt: skip

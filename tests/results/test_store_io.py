@@ -1,0 +1,62 @@
+"""The experiment store's file rules: whole files and folders or none, appends that cannot
+swallow a record."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rayboost._io import (
+    append_jsonl,
+    read_jsonl,
+    write_file_atomic,
+    write_folder_atomic,
+    write_text_atomic,
+)
+
+
+def test_a_torn_line_loses_only_its_own_record(tmp_path):
+    path = tmp_path / "epochs.jsonl"
+    append_jsonl(path, {"epoch": 1})
+    with path.open("a") as handle:  # a writer killed mid-line
+        handle.write('{"epoch": 2, "val_acc')
+    append_jsonl(path, {"epoch": 3})
+    append_jsonl(path, {"epoch": 4})
+    assert [r["epoch"] for r in read_jsonl(path)] == [1, 3, 4]
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path):
+    path = tmp_path / "summary.json"
+    write_text_atomic(path, '{"v": 1}')
+
+    def broken(tmp):
+        tmp.write_text('{"v": 2, "half')
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_file_atomic(path, broken)
+    assert json.loads(path.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]  # no temporary file left
+
+
+def test_the_temporary_file_keeps_the_suffix_writers_read(tmp_path):
+    seen = []
+    write_file_atomic(tmp_path / "model.ubj", lambda tmp: (seen.append(tmp.suffix), tmp.write_bytes(b"x")))
+    assert seen == [".ubj"] and (tmp_path / "model.ubj").read_bytes() == b"x"
+
+
+def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
+    folder = tmp_path / "members" / "xgboost"
+    write_folder_atomic(folder, lambda d: ((d / "model.ubj").write_text("old"), (d / "refit").mkdir()))
+
+    def broken(d):
+        (d / "model.ubj").write_text("new")
+        raise OSError("killed")
+
+    with pytest.raises(OSError):
+        write_folder_atomic(folder, broken)
+    assert (folder / "model.ubj").read_text() == "old" and (folder / "refit").is_dir()
+    write_folder_atomic(folder, lambda d: (d / "model.ubj").write_text("new"))
+    assert sorted(p.name for p in folder.iterdir()) == ["model.ubj"]  # nothing of the old one mixed in
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["xgboost"]  # no .partial or .old left
