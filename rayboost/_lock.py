@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rayboost._errors import ExperimentError
+from rayboost._trust import make_private
 
 __all__ = ["HEARTBEAT_S", "STALE_S", "ExperimentLock", "LockInfo", "holder", "lock_path"]
 
@@ -93,6 +94,8 @@ class ExperimentLock:
     def acquire(self) -> None:
         self._made_storage = not self.path.parent.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self._made_storage:
+            make_private(self.path.parent)
         now = time.time()
         self._mine = LockInfo(os.getpid(), socket.gethostname(), now, now)
         for _ in range(4):

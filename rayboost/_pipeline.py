@@ -23,6 +23,7 @@ from rayboost._io import read_json, write_folder_atomic, write_json_atomic, writ
 from rayboost._layout import ExperimentPaths
 from rayboost._lock import ExperimentLock
 from rayboost._members import load_member, make_refitter, net_members, net_model
+from rayboost._trust import make_private
 from rayboost.config import (
     Config,
     check_grace_period,
@@ -297,6 +298,7 @@ def _run_experiment(
         config_text = yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
 
         def create(folder: Path) -> None:  # built whole, then renamed into place
+            make_private(folder)
             here = ExperimentPaths(folder)
             write_json_atomic(here.meta, meta)
             split.save(here.split)

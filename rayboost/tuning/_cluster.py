@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ def connect(cfg: RayConfig) -> bool:
         return False
     address = cfg.address or ray_address()
     if address:
+        _check_reachable(address)
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     else:
         _trial_actors_take_prestarted_workers()
@@ -53,6 +55,26 @@ def connect(cfg: RayConfig) -> bool:
             },
         )
     return True
+
+
+REACH_TIMEOUT_S = 5.0
+
+
+def _check_reachable(address: str) -> None:
+    """A ``host:port`` (or ``ray://host:port``) that nothing answers on is an error now, not
+    minutes of Ray retrying in silence. ``auto`` and other forms are left to Ray."""
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise ResourceError(
+            f"ray.address {address}: cannot connect ({exc.strerror or exc}); check that the cluster is up "
+            "(`ray status` on its head node) and the address and port, or leave ray.address unset for a local Ray"
+        ) from None
 
 
 def _trial_actors_take_prestarted_workers() -> None:

@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -15,6 +16,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import BasicVariantGenerator
 
 from rayboost._layout import ExperimentPaths
+from rayboost._trust import check_trusted
 from rayboost.config import Config
 from rayboost.data import TrialData
 from rayboost.tuning._budget import BudgetLimiter, TrialBudget
@@ -67,6 +69,15 @@ def asha_rungs(cfg: Config) -> tuple[int, ...]:
     return tuple(rungs)
 
 
+def check_restorable(paths: ExperimentPaths, round_dir: Path) -> None:
+    """Every folder from the experiment's down to ``round_dir`` and every file in it belongs to
+    this user and is writable by nobody else (see :mod:`rayboost._trust`)."""
+    check_trusted(
+        [paths.root, paths.tune_dir, round_dir, *sorted(p for p in round_dir.iterdir() if not p.is_dir())],
+        f"resume {paths.name!r} from Ray Tune's saved state",
+    )
+
+
 def share(obj: Any) -> ray.ObjectRef:
     """Put ``obj`` in the object store once; trials and member tasks read the same copy."""
     return ray.put(obj)
@@ -110,6 +121,8 @@ def tune_nets(
     results: list[Any] = []
     rounds = sorted(paths.tune_dir.glob("round-*"), key=lambda p: int(p.name.split("-")[1]))
     restorable = [r for r in rounds if tune.Tuner.can_restore(str(r))]
+    for round_dir in restorable:  # Tune reads its state with pickle: only from folders nobody else can write
+        check_restorable(paths, round_dir)
     for round_dir in restorable:  # finished trials are kept, unfinished ones continue
         if verbose:
             print(f"rayboost: restoring {round_dir.name} from its last saved state", flush=True)

@@ -39,6 +39,7 @@ def test_bad_inputs_exit_2_with_a_helpful_line(tmp_path):
         (["--set", "data.dataset=digits", "--set", "search.space={bn: sideways}"], "search.space.bn"),
         (["--set", "data.dataset=digits", "--set", "resources.cpus_per_trial=99"], "cpus_per_trial"),
         ([str(tmp_path / "nope.yaml")], "not found"),
+        (["--set", "data.dataset=digits", "--set", "ray.address=127.0.0.1:1"], "cannot connect"),  # no silent retries
     ]
     for args, needle in cases:
         out = cli("run", *args, "--set", f"storage={tmp_path}/s")

@@ -90,6 +90,7 @@ def test_creation_is_one_step_so_a_failed_one_leaves_a_reusable_name(tmp_path, m
             rayboost.run(overrides=overrides, verbose=False)
     assert not (tmp_path / "half").exists()  # no half-made experiment holding the name
     assert rayboost.run(overrides=overrides, verbose=False).status == "completed"
+    assert (tmp_path / "half").stat().st_mode & 0o777 == 0o700  # private from the start
 
 
 def test_sigterm_leaves_status_interrupted_and_the_lock_released(tmp_path):
@@ -111,3 +112,49 @@ def test_sigterm_leaves_status_interrupted_and_the_lock_released(tmp_path):
     meta = json.loads((tmp_path / "t" / "experiment.json").read_text())
     assert meta["status"] == "interrupted" and rayboost.load("t", tmp_path).status == "interrupted"
     assert not lock_path(tmp_path / "t").exists()
+
+
+def _round(tmp_path):
+    from rayboost._layout import ExperimentPaths
+
+    paths = ExperimentPaths(tmp_path / "store" / "exp")
+    round_dir = paths.tune_dir / "round-1"
+    round_dir.mkdir(parents=True)
+    (round_dir / "tuner.pkl").write_bytes(b"pickle")
+    for folder in (tmp_path / "store", paths.root, paths.tune_dir, round_dir):
+        folder.chmod(0o755)
+    (round_dir / "tuner.pkl").chmod(0o644)
+    return paths, round_dir
+
+
+@pytest.mark.parametrize("which", ["root", "round", "file"])
+def test_tune_state_writable_by_others_is_never_unpickled(tmp_path, which):
+    from rayboost.tuning._tune import check_restorable
+
+    paths, round_dir = _round(tmp_path)
+    check_restorable(paths, round_dir)  # private: fine
+    target = {"root": paths.root, "round": round_dir, "file": round_dir / "tuner.pkl"}[which]
+    target.chmod(0o777 if target.is_dir() else 0o666)
+    with pytest.raises(ExperimentError, match=rf"refusing to resume 'exp'.*{target.name} is writable by others"):
+        check_restorable(paths, round_dir)
+    target.chmod(0o775 if target.is_dir() else 0o664)
+    with pytest.raises(ExperimentError, match="writable by its group"):
+        check_restorable(paths, round_dir)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user needs root")
+def test_tune_state_of_another_user_is_never_unpickled(tmp_path):
+    from rayboost.tuning._tune import check_restorable
+
+    paths, round_dir = _round(tmp_path)
+    os.chown(round_dir / "tuner.pkl", 12345, 12345)
+    with pytest.raises(ExperimentError, match="belongs to user id 12345"):
+        check_restorable(paths, round_dir)
+
+
+def test_folders_rayboost_creates_are_private(tmp_path, monkeypatch):
+    with ExperimentLock(tmp_path / "fresh" / "exp", verbose=False):
+        assert (tmp_path / "fresh").stat().st_mode & 0o777 == 0o700
+    monkeypatch.setenv("RAYBOOST_GROUP_READ", "1")
+    with ExperimentLock(tmp_path / "shared" / "exp", verbose=False):
+        assert (tmp_path / "shared").stat().st_mode & 0o777 == 0o750
