@@ -135,7 +135,7 @@ def run(
 
         check_params(cfg.ensemble.xgboost_params)
     paths = ExperimentPaths.of(storage, name)
-    with ExperimentLock(paths.root, verbose), _sigterm_interrupts():  # one driver per experiment from here on
+    with ExperimentLock(paths.root, verbose):  # one driver per experiment from here on
         return _locked_run(cfg, dataset, split, family, plan, paths, storage, stages, started, verbose, resume)
 
 
@@ -194,7 +194,8 @@ def _locked_run(
         slots = tuning.check_resources(cfg.resources, shape)
         tuning.check_shared_storage(storage)
         budget_s = _time_budget_s(cfg, dataset, sum(shape.node_cpus))
-        return _run_experiment(cfg, dataset, split, family, plan, slots, paths, stages, started, verbose, budget_s)
+        with _sigterm_interrupts():  # after ray.init, which sets a SIGTERM handler of its own
+            return _run_experiment(cfg, dataset, split, family, plan, slots, paths, stages, started, verbose, budget_s)
     finally:
         if started_ray:
             tuning.disconnect()
@@ -361,7 +362,7 @@ def _run_experiment(
         _write_meta(paths, meta, status="completed" if finished else "partial", finished_at=_now())
         return experiment
     except BaseException as exc:
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        reason = "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
         error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         _write_meta(paths, meta, status=reason, error=error)
         raise
