@@ -126,7 +126,14 @@ def tune_nets(
     for round_dir in restorable:  # finished trials are kept, unfinished ones continue
         if verbose:
             print(f"rayboost: restoring {round_dir.name} from its last saved state", flush=True)
-        restored = tune.Tuner.restore(str(round_dir), trainable, resume_unfinished=True, resume_errored=True)
+        # Tune does not keep the param space with its state. A searcher restores its own space
+        # from its saved state, but a driver killed before the searcher's first save leaves none
+        # (TPE then fails on its first suggestion): give the space again. Grid, random and
+        # manual search keep their whole configurations in their own state.
+        space = None if isinstance(plan.search_alg, BasicVariantGenerator) else plan.param_space
+        restored = tune.Tuner.restore(
+            str(round_dir), trainable, resume_unfinished=True, resume_errored=True, param_space=space
+        )
         results.extend(restored.fit())
     remaining = plan.n_trials - len(results) if plan.n_trials is not None else 0
     k = len(rounds) + 1
