@@ -9,48 +9,33 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
-from rayboost import __version__
 from rayboost._env import default_storage
-from rayboost._errors import ConfigError, DataError, ExperimentError
-from rayboost._io import read_json, write_folder_atomic, write_json_atomic, write_text_atomic
+from rayboost._errors import ConfigError, ExperimentError
+from rayboost._io import read_json, write_json_atomic
 from rayboost._layout import ExperimentPaths
 from rayboost._lock import ExperimentLock
-from rayboost._members import load_member, make_refitter, net_members, net_model
-from rayboost._trust import make_private
-from rayboost.config import (
-    Config,
-    check_grace_period,
-    config_from_dict,
-    config_to_dict,
-    load_config,
-)
-from rayboost.data import Dataset, Scaler, Split, load_dataset, make_trial_data, split_dataset
-from rayboost.ensemble import Member, Refitter, fit_ensemble, save_ensemble, save_member, score
-from rayboost.models import metric_name
-from rayboost.results import Experiment, best_trial, trial_params
+from rayboost._members import load_member, make_refitter, net_members
+from rayboost._meta import STAGES, now
+from rayboost._stages.create import RESUMABLE_KEYS, check_open, open_experiment
+from rayboost._stages.ensemble import ensemble_stage, reweight
+from rayboost._stages.select import select_and_test
+from rayboost._stages.tune import tune_stage
+from rayboost.config import Config, check_grace_period, load_config
+from rayboost.data import Dataset, Split, load_dataset, make_trial_data, split_dataset
+from rayboost.ensemble import save_member
+from rayboost.results import Experiment
 
 if TYPE_CHECKING:
     from rayboost.tuning import SearchPlan
 
-__all__ = ["STAGES", "resume", "reweight", "run"]
-
-STAGES = ("tune", "ensemble")
-# Keys a resumed experiment may change; any other difference is refused.
-RESUMABLE_KEYS = (
-    "search.num_samples",
-    "search.time_budget_s",
-    "search.checkpoint_every_s",
-    "resources",
-    "ray",
-    "ensemble",
-)
+__all__ = ["RESUMABLE_KEYS", "STAGES", "resume", "reweight", "run"]
 
 
 def _family(cfg: Config, dataset: Dataset) -> str:
@@ -61,39 +46,6 @@ def _family(cfg: Config, dataset: Dataset) -> str:
             "model.family=cnn needs image-shaped data; set data.image_shape (e.g. 1,28,28) or model.family=mlp"
         )
     return cfg.model.family
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and prefix.count(".") < 1 and key not in ("space", "grid"):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def _check_resumable(old: Config, new: Config, paths: ExperimentPaths) -> None:
-    before, after = _flat(config_to_dict(old)), _flat(config_to_dict(new))
-    for key in sorted(set(before) | set(after)):
-        # the experiment was found by its name in its storage: how the folder was spelt (relative,
-        # ~, unset) does not change what it holds
-        if any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS) or key in ("name", "storage"):
-            continue
-        if before.get(key) != after.get(key):
-            raise ConfigError(
-                f"{key}: experiment {paths.name!r} ran with {before.get(key)!r}, not {after.get(key)!r}; "
-                "resume with the same value or choose a new name with --set name=..."
-            )
-    if old.search.num_samples is not None and (new.search.num_samples or 0) < old.search.num_samples:
-        raise ConfigError(
-            f"search.num_samples: {paths.name!r} already planned {old.search.num_samples} trials; "
-            "a resume may raise the budget, not lower it"
-        )
 
 
 def run(
@@ -172,21 +124,7 @@ def _locked_run(
 ) -> Experiment:
     from rayboost import tuning
 
-    name = paths.name
-    exists = paths.meta.exists()
-    if exists and not resume:
-        raise ExperimentError(
-            f"experiment {name!r} already exists in {storage}; resume it with `rayboost resume {name}` "
-            "or choose another name with --set name=..."
-        )
-    if exists:
-        _check_resumable(config_from_dict(yaml.safe_load(paths.config.read_text())), cfg, paths)
-        if Split.load(paths.split).fingerprint != split.fingerprint:
-            raise DataError(f"the data of {name!r} changed since it ran; restore the original data or choose a new name")
-    elif paths.root.exists():
-        raise ExperimentError(f"{paths.root} exists but is not an experiment; choose another name with --set name=...")
-    elif stages == ("ensemble",):
-        raise ExperimentError(f"experiment {name!r} does not exist yet; run its tune stage first")
+    check_open(paths, cfg, split, resume, stages)
 
     started_ray = tuning.connect(cfg.ray)
     try:
@@ -255,12 +193,6 @@ def resume(name: str, storage: str | Path | None = None, overrides: list[str] | 
     return run(cfg, verbose=verbose, resume=True)
 
 
-def _write_meta(paths: ExperimentPaths, meta: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    meta = {**meta, **changes}
-    write_json_atomic(paths.meta, meta)
-    return meta
-
-
 def _run_experiment(
     cfg: Config,
     dataset: Dataset,
@@ -276,39 +208,7 @@ def _run_experiment(
 ) -> Experiment:
     from rayboost import tuning
 
-    metric = metric_name(dataset.task)
-    mode = "max" if metric == "accuracy" else "min"
-    if paths.meta.exists():
-        meta = read_json(paths.meta)
-        scaler = Scaler.from_dict(read_json(paths.scaler))
-        tuned = meta.get("tuned_samples")  # None: it ran as many trials as its time budget allowed
-        if cfg.search.num_samples is not None and (tuned is None or cfg.search.num_samples > tuned):
-            # a raised budget reopens tuning, then the ensemble
-            meta["stages"] = {s: False for s in STAGES}
-        if verbose:
-            done = [s for s, ok in meta.get("stages", {}).items() if ok]
-            print(f"rayboost: resuming {paths.name} (stages done: {', '.join(done) or 'none'})", flush=True)
-    else:
-        scaler = Scaler.fit(dataset.X[split.train])
-        meta = {
-            "name": paths.name, "status": "running", "created_at": _now(), "rayboost_version": __version__,
-            "dataset": dataset.name, "task": dataset.task, "family": family, "metric": metric, "mode": mode,
-            "classes": dataset.classes, "label": dataset.label, "input_shape": list(dataset.input_shape),
-            "feature_names": dataset.feature_names, "stages": {s: False for s in STAGES},
-        }  # fmt: skip
-        config_text = yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
-
-        def create(folder: Path) -> None:  # built whole, then renamed into place
-            make_private(folder)
-            here = ExperimentPaths(folder)
-            write_json_atomic(here.meta, meta)
-            split.save(here.split)
-            write_json_atomic(here.scaler, scaler.to_dict())
-            write_text_atomic(here.config, config_text)
-
-        write_folder_atomic(paths.root, create)
-    write_text_atomic(paths.config, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    meta = _write_meta(paths, meta, status="running", error=None)
+    meta, scaler = open_experiment(paths, cfg, dataset, split, family, verbose)
     try:
         data = make_trial_data(dataset, split, scaler)
         if verbose:
@@ -319,29 +219,23 @@ def _run_experiment(
                 flush=True,
             )
         data_ref = tuning.share(data)
-        want_members = cfg.ensemble.enabled and "ensemble" in stages and not meta["stages"]["ensemble"]
+        want_members = cfg.ensemble.enabled and "ensemble" in stages and not meta.done("ensemble")
         kinds = [k for k in ("xgboost", "linear") if getattr(cfg.ensemble, k)] if want_members else []
         missing = [k for k in kinds if not (paths.member_dir(k) / "val_pred.npy").exists()]
         # XGBoost (its search within its share of the cluster's time) and linear beside the trials
+        deadline = _tune_deadline(cfg, started, budget_s, want_members)
         wide_s = None if budget_s is None else XGBOOST_SHARE * budget_s * slots
-        member_refs = tuning.start_members(cfg, data_ref, missing, seconds=wide_s, until=_tune_deadline(cfg, started, budget_s, want_members))
-        if "tune" in stages and not meta["stages"]["tune"]:
-            deadline = _tune_deadline(cfg, started, budget_s, want_members)
-            outcome = tuning.tune_nets(
-                cfg, plan, data_ref, family, metric, mode, slots, paths, verbose=verbose, deadline=deadline
-            )
-            stages_done = {**meta["stages"], "tune": True}
-            meta = _write_meta(
-                paths, meta, stages=stages_done, tuned_samples=cfg.search.num_samples, tune_trial_ids=outcome.all_ids
-            )
-        if not meta["stages"]["tune"]:
+        member_refs = tuning.start_members(cfg, data_ref, missing, seconds=wide_s, until=deadline)
+        if "tune" in stages and not meta.done("tune"):
+            meta = tune_stage(cfg, plan, data_ref, meta, slots, paths, deadline, verbose)
+        if not meta.done("tune"):
             raise ExperimentError(f"experiment {paths.name!r} has not finished its tune stage; run that stage first")
         for fitted in tuning.collect_members(member_refs):
             save_member(paths.member_dir(fitted.kind), fitted.model, fitted.val_pred)
             if fitted.search is not None:
                 write_json_atomic(paths.xgboost_trials, fitted.search)
         experiment = Experiment(paths)
-        summary = _select_and_test(experiment, cfg, dataset, split, scaler, family)
+        summary = select_and_test(experiment, cfg, dataset, split, scaler, family)
         summary["time_budget_s"] = budget_s
         summary["asha_rungs"] = list(tuning.asha_rungs(cfg)) if cfg.search.scheduler == "asha" else []
         if want_members:
@@ -351,147 +245,18 @@ def _run_experiment(
             if cfg.ensemble.refit:
                 end = None if budget_s is None else started + budget_s
                 refitter = make_refitter(experiment, cfg, data_ref, len(split.val) / len(split.train), slots, end)
-            summary["ensemble"] = _ensemble(experiment, members, dataset, split, scaler, cfg, refit=refitter)
+            summary["ensemble"] = ensemble_stage(experiment, members, dataset, split, scaler, cfg, refit=refitter)
         elif paths.summary.exists():
             summary["ensemble"] = read_json(paths.summary).get("ensemble")
         summary["duration_s"] = time.time() - started
         write_json_atomic(paths.summary, summary)
         if want_members:  # done once its summary is written
-            meta = _write_meta(paths, meta, stages={**meta["stages"], "ensemble": True})
-        finished = meta["stages"]["tune"] and (meta["stages"]["ensemble"] or not cfg.ensemble.enabled)
-        _write_meta(paths, meta, status="completed" if finished else "partial", finished_at=_now())
+            meta = meta.update(paths, stages={**meta.stages, "ensemble": True})
+        finished = meta.done("tune") and (meta.done("ensemble") or not cfg.ensemble.enabled)
+        meta.update(paths, status="completed" if finished else "partial", finished_at=now())
         return experiment
     except BaseException as exc:
         reason = "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
         error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        _write_meta(paths, meta, status=reason, error=error)
+        meta.update(paths, status=reason, error=error)
         raise
-
-
-def _ensemble(
-    experiment: Experiment,
-    members: list[Member],
-    dataset: Dataset,
-    split: Split,
-    scaler: Scaler,
-    cfg: Config,
-    method: str | None = None,
-    weights: dict[str, float] | None = None,
-    calibrate: bool | None = None,
-    refit: Refitter | None = None,
-) -> dict[str, Any]:
-    """Weights on validation predictions, then (with ``refit``) the members trained again on
-    train + validation, then every member and the ensemble scored on test."""
-    fit = fit_ensemble(
-        members,
-        dataset.y[split.val],
-        scaler.transform(dataset.X[split.test]),
-        dataset.y[split.test],
-        task=dataset.task,
-        method=method or cfg.ensemble.method,
-        weights=weights if weights is not None else cfg.ensemble.weights,
-        seed=cfg.seed,
-        calibrate=cfg.ensemble.calibrate if calibrate is None else calibrate,
-        refit=refit,
-    )
-    save_ensemble(experiment.paths, members, fit, dataset.task, dataset.classes)
-    return fit.summary
-
-
-def reweight(
-    name: str,
-    storage: str | Path | None = None,
-    method: str | None = None,
-    weights: dict[str, float] | None = None,
-    calibrate: bool | None = None,
-    refit: bool | None = None,
-) -> Experiment:
-    """Fit an existing experiment's ensemble again with another method or user weights, with or
-    without calibrated members, with or without members refit on train + validation rows
-    (default: the experiment's config).
-
-    No trial is retrained: members and their validation predictions are read from storage; a
-    member that now carries weight and has no refit yet is refit here, in this process. The
-    previous ensemble is kept in ``ensemble/history/``.
-    """
-    from rayboost.results import load
-
-    experiment = load(name, storage)
-    if not experiment.paths.ensemble.exists():
-        raise ExperimentError(f"experiment {name!r} has no ensemble to re-weight (it is still running or had none)")
-    cfg = config_from_dict(experiment.config)
-    dataset = load_dataset(cfg.data)
-    split = Split.load(experiment.paths.split)
-    if dataset.fingerprint() != split.fingerprint:
-        raise DataError(
-            f"the data at {cfg.data.path or cfg.data.dataset} changed since {name!r} ran "
-            f"(fingerprint {dataset.fingerprint()} != {split.fingerprint}); restore the original file"
-        )
-    with ExperimentLock(experiment.paths.root, verbose=False):  # not while a driver writes it
-        return _reweight(experiment, cfg, dataset, split, method, weights, calibrate, refit)
-
-
-def _reweight(
-    experiment: Experiment,
-    cfg: Config,
-    dataset: Dataset,
-    split: Split,
-    method: str | None,
-    weights: dict[str, float] | None,
-    calibrate: bool | None,
-    refit: bool | None,
-) -> Experiment:
-    scaler = Scaler.from_dict(read_json(experiment.paths.scaler))
-    record = read_json(experiment.paths.ensemble)
-    members = [load_member(experiment.paths, e["member"], e["kind"], e["trial_id"]) for e in record["members"]]
-    summary = read_json(experiment.paths.summary)
-    refitter = None
-    if cfg.ensemble.refit if refit is None else refit:
-        data = make_trial_data(dataset, split, scaler)
-        refitter = make_refitter(experiment, cfg, data, len(split.val) / len(split.train), 1, None)
-    summary["ensemble"] = _ensemble(
-        experiment, members, dataset, split, scaler, cfg, method, weights, calibrate, refitter
-    )
-    write_json_atomic(experiment.paths.summary, summary)
-    return experiment
-
-
-def _select_and_test(
-    experiment: Experiment, cfg: Config, dataset: Dataset, split: Split, scaler: Scaler, family: str
-) -> dict[str, Any]:
-    """Select the best trial on validation, then score it on the test split: once, at the end."""
-    metric, mode = experiment.metric, experiment.mode
-    trials = experiment.trials()
-    best = best_trial(trials, metric, mode)
-    summary: dict[str, Any] = {
-        "name": experiment.name,
-        "status": "completed",
-        "config": config_to_dict(cfg),
-        "dataset": dataset.name,
-        "task": dataset.task,
-        "family": family,
-        "metric": metric,
-        "mode": mode,
-        "split_sizes": split.sizes(),
-        "split_fingerprint": split.fingerprint,
-        "n_trials": int((trials["status"] != "abandoned").sum()),
-        "n_errors": int((trials["status"] == "error").sum()),
-        "best_trial_id": None,
-        "best_params": None,
-        f"best_val_{metric}": None,
-        "best_epoch": None,
-        "test": None,
-    }
-    if best is None or not experiment.paths.trial_model(best["trial_id"]).exists():
-        return summary
-    model = net_model(experiment, trials, best["trial_id"], dataset, split, family)
-    pred = model.predict_output(scaler.transform(dataset.X[split.test]))
-    summary.update(
-        best_trial_id=best["trial_id"],
-        best_params=trial_params(best),
-        best_epoch=int(best["best_epoch"]),
-        test=score(pred, dataset.y[split.test], task=dataset.task),
-        test_scored_at=_now(),
-    )
-    summary[f"best_val_{metric}"] = float(best[f"best_val_{metric}"])
-    return summary

@@ -14,6 +14,7 @@ import pandas as pd
 from rayboost._errors import DataError, ExperimentError
 from rayboost._io import read_json, write_folder_atomic, write_json_atomic
 from rayboost._layout import ExperimentPaths
+from rayboost._meta import ExperimentMeta
 from rayboost.data import Scaler
 from rayboost.ensemble._build import EnsembleFit, Member
 from rayboost.ensemble._calibrate import apply_temperature
@@ -149,7 +150,7 @@ class EnsembleModel:
     @classmethod
     def load(cls, paths: ExperimentPaths) -> EnsembleModel:
         record = _read(paths)
-        meta = read_json(paths.meta)
+        input_shape = tuple(ExperimentMeta.read(paths).input_shape)
         used = [e for e in record["members"] if e["weight"] > 0]  # zero-weight members are never loaded nor run
         # a member refit on train + validation predicts with that version
         for entry in used:
@@ -159,7 +160,7 @@ class EnsembleModel:
         weights = np.array([e["weight"] for e in used])
         temperatures = [e.get("temperature") for e in used]  # absent: saved before calibration
         scaler = Scaler.from_dict(read_json(paths.scaler))
-        return cls(members, weights, scaler, record["task"], record["classes"], tuple(meta["input_shape"]), temperatures)
+        return cls(members, weights, scaler, record["task"], record["classes"], input_shape, temperatures)
 
     def _prepare(self, X: Any) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)

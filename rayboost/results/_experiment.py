@@ -12,6 +12,7 @@ from rayboost._env import default_storage
 from rayboost._errors import ExperimentError
 from rayboost._io import read_json, read_jsonl
 from rayboost._layout import ExperimentPaths
+from rayboost._meta import ExperimentMeta
 from rayboost.results._frames import best_trial, epochs_frame, trials_frame
 
 __all__ = ["Experiment", "experiments", "load"]
@@ -27,7 +28,8 @@ class Experiment:
 
     def __init__(self, paths: ExperimentPaths) -> None:
         self.paths = paths
-        self.meta: dict[str, Any] = read_json(paths.meta)
+        self.record = ExperimentMeta.read(paths)
+        self.meta: dict[str, Any] = self.record.to_dict()
 
     @property
     def name(self) -> str:
@@ -38,7 +40,7 @@ class Experiment:
         """``running``, ``completed``, ``partial`` (some stages run), ``failed``,
         ``interrupted`` (stopped by Ctrl-C or SIGTERM), or ``died``: it says running, but its
         driver is gone without a word (SIGKILL, out of memory, a lost node)."""
-        return live_status(self.paths, read_json(self.paths.meta))
+        return live_status(self.paths, ExperimentMeta.read(self.paths).to_dict())
 
     @property
     def metric(self) -> str:
@@ -69,7 +71,7 @@ class Experiment:
             self.metric,
             self.mode,
             self.config["search"]["scheduler"],
-            set(meta["tune_trial_ids"]) if "tune_trial_ids" in (meta := read_json(self.paths.meta)) else None,
+            None if (ids := ExperimentMeta.read(self.paths).tune_trial_ids) is None else set(ids),
         )
 
     def members(self) -> pd.DataFrame:
@@ -155,11 +157,11 @@ def experiments(storage: str | Path | None = None) -> pd.DataFrame:
     for meta_path in sorted(root.glob("*/experiment.json")) if root.exists() else []:
         if meta_path.parent.name.startswith("."):
             continue  # an experiment folder being created
-        try:
-            meta = read_json(meta_path)
-        except (OSError, ValueError):
-            continue
         paths = ExperimentPaths(meta_path.parent)
+        try:
+            meta = ExperimentMeta.read(paths).to_dict()
+        except (OSError, ValueError, TypeError):  # unreadable, or not written by rayboost
+            continue
         summary = read_json(paths.summary) if paths.summary.exists() else {}
         rows.append(
             {
