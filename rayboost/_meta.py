@@ -53,7 +53,7 @@ class ExperimentMeta:
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
-        return {**self.extra, **{k: v for k, v in out.items() if v is not None or k in ("classes", "label")}}
+        return {**self.extra, **out}
 
     def write(self, paths: ExperimentPaths) -> ExperimentMeta:
         write_json_atomic(paths.meta, self.to_dict())

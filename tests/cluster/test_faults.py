@@ -38,9 +38,13 @@ pytestmark = [
 
 PLAN = ["creation"] * 3 + ["tuning"] * 11 + ["ensemble"] * 6
 """Where each of the 20 kills is aimed; the moment within it is random."""
+TRIALS = 4
 RUN = [
-    "data.dataset=breast_cancer", "name=f", "search.num_samples=6", "search.max_epochs=6",
-    "search.time_budget_s=null", "search.checkpoint_every_s=0", "ensemble.top_k=2", "ensemble.xgboost_trials=4",
+    # digits CNNs under FIFO with patience out of the way: epochs of about half a second, so that
+    # tuning lasts long enough to be interrupted many times
+    "data.dataset=digits", "name=f", f"search.num_samples={TRIALS}", "search.max_epochs=8",
+    "search.scheduler=fifo", "search.space={patience: 100}", "search.time_budget_s=null",
+    "search.checkpoint_every_s=0", "ensemble.top_k=2", "ensemble.xgboost_trials=3",
 ]  # fmt: skip
 
 
@@ -115,11 +119,12 @@ def test_driver_killed_at_random_moments_then_resumed(tmp_path, capsys):
     trials, epochs = exp.trials(), exp.epochs()
     assert trials["trial_id"].is_unique
     assert set(trials["status"]) <= {"completed", "stopped", "abandoned"}
-    assert (trials["status"] != "abandoned").sum() == 6  # the planned trials, each ended once
+    assert (trials["status"] != "abandoned").sum() == TRIALS  # the planned trials, each ended once
     assert not epochs.duplicated(["trial_id", "epoch"]).any()
     for trial_id, own in epochs.groupby("trial_id"):
         assert own["epoch"].tolist() == list(range(1, len(own) + 1)), trial_id  # no gaps
     ran = trials[trials["status"] != "abandoned"]
+    assert (ran["epochs"] == 8).all()  # FIFO, patience out of the way: every trial ran its epochs
     assert (ran["epochs"] == epochs.groupby("trial_id").size().reindex(ran["trial_id"]).to_numpy()).all()
 
     model = exp.ensemble()  # refuses member files that do not match ensemble.json
@@ -128,7 +133,7 @@ def test_driver_killed_at_random_moments_then_resumed(tmp_path, capsys):
     from rayboost.config import DataConfig
     from rayboost.data import Split, load_dataset
 
-    dataset, split = load_dataset(DataConfig(dataset="breast_cancer")), Split.load(exp.paths.split)
+    dataset, split = load_dataset(DataConfig(dataset="digits")), Split.load(exp.paths.split)
     accuracy = float((model.predict(dataset.X[split.test]) == np.asarray(dataset.classes)[dataset.y[split.test]]).mean())
     row = exp.members().iloc[-1]
     handed_back = row["refit_test_accuracy"] if row["refit"] else row["test_accuracy"]

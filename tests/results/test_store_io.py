@@ -60,3 +60,25 @@ def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
     write_folder_atomic(folder, lambda d: (d / "model.ubj").write_text("new"))
     assert sorted(p.name for p in folder.iterdir()) == ["model.ubj"]  # nothing of the old one mixed in
     assert sorted(p.name for p in folder.parent.iterdir()) == ["xgboost"]  # no .partial or .old left
+
+
+def test_experiment_record_round_trips_every_field_and_keeps_unknown_keys(tmp_path):
+    from rayboost._layout import ExperimentPaths
+    from rayboost._meta import ExperimentMeta
+
+    paths = ExperimentPaths(tmp_path / "exp")
+    paths.root.mkdir()
+    meta = ExperimentMeta(
+        name="exp", status="running", created_at="t", rayboost_version="0", dataset="pixels",
+        task="classification", family="cnn", metric="accuracy", mode="max", classes=None, label=None,
+        input_shape=[1, 28, 28], feature_names=None,
+    )  # fmt: skip
+    meta.write(paths)
+    assert ExperimentMeta.read(paths) == meta
+    raw = json.loads(paths.meta.read_text())
+    paths.meta.write_text(json.dumps({**raw, "from_a_later_version": 1}))
+    again = ExperimentMeta.read(paths)
+    assert again.extra == {"from_a_later_version": 1}
+    again.update(paths, status="completed", stages={"tune": True, "ensemble": True})
+    stored = json.loads(paths.meta.read_text())
+    assert stored["from_a_later_version"] == 1 and stored["status"] == "completed" and stored["feature_names"] is None
