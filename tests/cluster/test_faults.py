@@ -2,9 +2,9 @@
 
 A one-node Ray started with ``ray start`` (``cluster/local.sh``) stays up while drivers come and
 go, so a driver's restart costs its own start-up only. Each round starts ``rayboost run
---resume`` (restore-or-start) and kills it unless it ended first: 3 kills aimed at creation
-(a random moment of the first seconds), 11 at tuning (a random moment after the driver's first
-epoch record) and 6 at the ensemble stage (a random moment after tuning is done: the members'
+--resume`` (restore-or-start) and kills it unless it ended first: 4 kills aimed at creation
+(a random moment of the first seconds), 9 at tuning (a random moment after the driver's first
+epoch record) and 7 at the ensemble stage (a random moment after tuning is done: the members'
 training, weights, refits and the ensemble's files). A last resume runs to
 the end. Then every trial appears once and ended, the epoch records have no gaps or repeats, the
 saved ensemble is the one ``ensemble.json`` describes and predicts what its table says, and no
@@ -36,7 +36,7 @@ pytestmark = [
     pytest.mark.skipif(cf.ray_bin() is None, reason="no ray executable"),
 ]
 
-PLAN = ["creation"] * 3 + ["tuning"] * 11 + ["ensemble"] * 6
+PLAN = ["creation"] * 4 + ["tuning"] * 9 + ["ensemble"] * 7
 """Where each of the 20 kills is aimed; the moment within it is random."""
 TRIALS = 4
 RUN = [
