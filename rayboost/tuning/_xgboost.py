@@ -20,7 +20,6 @@ from ray import tune
 from ray.tune.search.hyperopt import HyperOptSearch
 
 from rayboost.data import TrialData
-from rayboost.ensemble import score as score_of
 from rayboost.models import XGBoostModel
 
 __all__ = ["XGBOOST_SPACE", "XGBoostSearch", "first_config", "search_xgboost", "xgboost_score_name"]
@@ -41,6 +40,14 @@ RANDOM_START = 4
 
 def xgboost_score_name(task: str) -> str:
     return "rmse" if task == "regression" else "log_loss"
+
+
+def _val_score(task: str, pred: np.ndarray, y: np.ndarray) -> float:
+    """Validation log loss (classification) or RMSE: lower is better."""
+    if task == "regression":
+        return float(np.sqrt(np.mean((pred[:, 0] - y) ** 2)))
+    p = np.clip(pred[np.arange(len(y)), y.astype(int)], 1e-15, 1.0)
+    return float(-np.mean(np.log(p)))
 
 
 def first_config(fixed: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +111,7 @@ def search_xgboost(
         model = XGBoostModel(data.task, n_classes=n_classes, params=config, seed=seed, n_threads=n_threads)
         model.fit(X_train, data.y_train, X_val, data.y_val, deadline=deadline if records else None)
         val_pred = model.predict_output(X_val)
-        score = score_of(val_pred, data.y_val, task=data.task)[xgboost_score_name(data.task)]
+        score = _val_score(data.task, val_pred, data.y_val)
         search.tell(score)
         took = time.time() - start
         slowest = max(slowest, took)
