@@ -86,7 +86,8 @@ def open_experiment(
     ``search.num_samples`` reopens its stages), else created whole in one rename. Its status
     is then ``running`` and config.yaml the current config."""
     config_text = yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
-    if paths.meta.exists():
+    created = not paths.meta.exists()
+    if not created:
         meta = ExperimentMeta.read(paths)
         scaler = Scaler.from_dict(read_json(paths.scaler))
         tuned = meta.tuned_samples  # None: it ran as many trials as its time budget allowed
@@ -115,5 +116,6 @@ def open_experiment(
             write_text_atomic(here.config, config_text)
 
         write_folder_atomic(paths.root, create)
-    write_text_atomic(paths.config, config_text)
+    if not created:  # the current config (a resume may change some keys); a new folder has it
+        write_text_atomic(paths.config, config_text)
     return meta.update(paths, status="running", error=None), scaler

@@ -42,14 +42,6 @@ def xgboost_score_name(task: str) -> str:
     return "rmse" if task == "regression" else "log_loss"
 
 
-def _val_score(task: str, pred: np.ndarray, y: np.ndarray) -> float:
-    """Validation log loss (classification) or RMSE: lower is better."""
-    if task == "regression":
-        return float(np.sqrt(np.mean((pred[:, 0] - y) ** 2)))
-    p = np.clip(pred[np.arange(len(y)), y.astype(int)], 1e-15, 1.0)
-    return float(-np.mean(np.log(p)))
-
-
 def first_config(fixed: dict[str, Any]) -> dict[str, Any]:
     """The first configuration's searched keys: XGBoost's defaults for those the user left open."""
     base = {**XGBoostModel.default_params("regression"), **_DEFAULTS}  # the same for every task
@@ -97,6 +89,8 @@ def search_xgboost(
 
     ``deadline`` (a ``time.time()``): after the first configuration, a new one starts only if
     the slowest so far would end before it, and boosting stops at it."""
+    from rayboost.ensemble._weights import score as score_of  # here: trial workers never load it
+
     search = XGBoostSearch(fixed, n_trials, seed)
     n_classes = data.n_outputs if data.task == "classification" else None
     X_train, X_val = data.X_train.reshape(len(data.X_train), -1), data.X_val.reshape(len(data.X_val), -1)
@@ -111,7 +105,7 @@ def search_xgboost(
         model = XGBoostModel(data.task, n_classes=n_classes, params=config, seed=seed, n_threads=n_threads)
         model.fit(X_train, data.y_train, X_val, data.y_val, deadline=deadline if records else None)
         val_pred = model.predict_output(X_val)
-        score = _val_score(data.task, val_pred, data.y_val)
+        score = score_of(val_pred, data.y_val, task=data.task)[xgboost_score_name(data.task)]
         search.tell(score)
         took = time.time() - start
         slowest = max(slowest, took)

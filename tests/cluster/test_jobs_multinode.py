@@ -160,12 +160,13 @@ def test_submission_without_token_is_refused(cluster, tmp_path):
 def test_submit_runs_trials_on_several_nodes(cluster, storage):
     # With the default space an epoch can take 0.05 s: all 6 trials then finish in ~3 s, one
     # after the other in one reused actor, while the XGBoost and linear members hold the other
-    # two CPUs. Bigger nets (~0.3-0.5 s an epoch) outlast the members, so trials spread out.
+    # two CPUs. Bigger nets with batch 8 (~1 s an epoch) outlast the members and a second
+    # actor's start, so trials spread out.
     done = cluster.cli(
         "submit", "--address", cluster.address,
         "--set", "data.dataset=digits", "--set", "search.num_samples=6", "--set", "search.max_epochs=4",
         "--set", f"storage={storage}", "--set", "name=multi", "--set", "resources.cpus_per_trial=1",
-        "--set", "search.space={conv: standard, filters: 32, batch_size: 16}",
+        "--set", "search.space={conv: standard, filters: 32, batch_size: 8}",
         "--follow", timeout=420,
     )  # fmt: skip
     assert done.returncode == 0, (
