@@ -27,7 +27,8 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check rayboost jobs tests benchmarks
+	$(VENV)/bin/ruff check rayboost jobs tests benchmarks examples
+	$(VENV)/bin/ruff format --check rayboost jobs tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) rayboost_results

@@ -14,5 +14,13 @@ os.environ["RAY_AUTH_MODE"] = "disabled"
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 ENTRIES = (
-    "overhead", "asha", "search", "sepconv", "batchnorm", "ensemble", "autogluon", "nets", "gpu",
+    "overhead",
+    "asha",
+    "search",
+    "sepconv",
+    "batchnorm",
+    "ensemble",
+    "autogluon",
+    "nets",
+    "gpu",
 )

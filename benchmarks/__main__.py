@@ -83,7 +83,14 @@ def markdown(doc: dict[str, Any]) -> str:
         f"- finished {doc['finished_at']}, {doc['duration_s']:.0f} s",
     ]
     if doc.get("updated_entries"):
-        older = sorted({r.get("run_finished_at") for n, r in doc["entries"].items() if n not in doc["updated_entries"]} - {None})
+        older = sorted(
+            {
+                r.get("run_finished_at")
+                for n, r in doc["entries"].items()
+                if n not in doc["updated_entries"]
+            }
+            - {None}
+        )
         lines.append(
             f"- this run re-ran {', '.join(doc['updated_entries'])}; each other entry comes from the earlier "
             f"run named beside it below ({', '.join(older) or 'unknown'})"

@@ -68,7 +68,9 @@ def main(job_path: str) -> None:
     predict_s = time.perf_counter() - t0
 
     board = predictor.leaderboard(silent=True)
-    keep = [c for c in ("model", "score_val", "fit_time", "pred_time_val", "stack_level") if c in board]
+    keep = [
+        c for c in ("model", "score_val", "fit_time", "pred_time_val", "stack_level") if c in board
+    ]
     result = {
         "autogluon_version": ag_version,
         "torch_version": _version("torch"),

@@ -148,9 +148,16 @@ def load_data(data: dict[str, Any]) -> Any:
 
 
 CLASSIC = {
-    "filters": 16, "convs": 1, "head": "gap", "head_units": 64, "dropout": 0.1,
-    "optimizer": "adam", "schedule": "constant", "augment": "none", "grad_clip": 0.0,
-}  # fmt: skip
+    "filters": 16,
+    "convs": 1,
+    "head": "gap",
+    "head_units": 64,
+    "dropout": 0.1,
+    "optimizer": "adam",
+    "schedule": "constant",
+    "augment": "none",
+    "grad_clip": 0.0,
+}
 """The lecture's net and recipe (rayboost's defaults before stages, schedules and shifts): one
 conv per block, an averaged head, Adam at a constant rate, no augmentation, no clipping (the
 conv kind is each experiment's own). The lecture's experiments (BatchNorm, separable convs) keep

@@ -123,13 +123,22 @@ def ensure_venv(venv: Path | None = None) -> dict[str, Any]:
         return {"path": str(venv), "created": False, **_versions(venv)}
     if venv.exists():  # a partial or outdated one of ours; anything else is left alone
         if any(venv.iterdir()) and not (venv / "pyvenv.cfg").is_file():
-            raise RuntimeError(f"{venv} exists and is not a virtualenv; remove it or choose another path")
+            raise RuntimeError(
+                f"{venv} exists and is not a virtualenv; remove it or choose another path"
+            )
         shutil.rmtree(venv)
     venv.parent.mkdir(parents=True, exist_ok=True)
     log = venv.parent / f"{venv.name}-install.log"
     start = time.perf_counter()
     steps = [("python -m venv", [sys.executable, "-m", "venv", str(venv)])]
-    pip = [str(venv_python(venv)), "-m", "pip", "install", "--no-input", "--disable-pip-version-check"]
+    pip = [
+        str(venv_python(venv)),
+        "-m",
+        "pip",
+        "install",
+        "--no-input",
+        "--disable-pip-version-check",
+    ]
     steps += [(f"pip install {' '.join(step)}", pip + list(step)) for step in INSTALL]
     with log.open("w") as out:
         for what, cmd in steps:
@@ -166,8 +175,11 @@ def _versions(venv: Path) -> dict[str, Any]:
     try:
         out = subprocess.run(
             [str(venv_python(venv)), "-I", "-c", code],
-            capture_output=True, text=True, check=True, env=_clean_env(),
-        ).stdout  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+            env=_clean_env(),
+        ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         raise RuntimeError(f"the AutoGluon venv at {venv} is broken: {exc}") from None
     found = json.loads(out)
@@ -176,7 +188,9 @@ def _versions(venv: Path) -> dict[str, Any]:
 
 def _clean_env(threads: int | None = None) -> dict[str, str]:
     """This process's environment without rayboost's venv (and with ``threads`` per BLAS/OpenMP)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+    }
     if threads is not None:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env[var] = str(threads)
@@ -191,12 +205,16 @@ def frame(ds: Any, rows: Any) -> Any:
 
     X = np.asarray(ds.X)[np.asarray(rows, dtype=np.int64)]
     X = X.reshape(len(X), -1)
-    names = list(ds.feature_names) if ds.feature_names and len(ds.feature_names) == X.shape[1] else None
+    names = (
+        list(ds.feature_names) if ds.feature_names and len(ds.feature_names) == X.shape[1] else None
+    )
     table = pd.DataFrame(X, columns=names or [f"f{i}" for i in range(X.shape[1])])
     if "label" in table.columns:
         raise ValueError(f"{ds.name} has a feature named 'label'")
     y = np.asarray(ds.y)[np.asarray(rows, dtype=np.int64)]
-    table["label"] = [ds.classes[i] for i in y] if ds.task == "classification" else y.astype(np.float64)
+    table["label"] = (
+        [ds.classes[i] for i in y] if ds.task == "classification" else y.astype(np.float64)
+    )
     return table
 
 
@@ -245,10 +263,12 @@ def _rayboost_scores(exp: Any) -> tuple[dict[str, float | None], dict[str, float
     try:
         members = exp.members()
         row = members[members["member"] == "ensemble"]
-        if not row.empty:  # the ensemble handed back: its members refit on train + validation where they were
+        if (
+            not row.empty
+        ):  # the ensemble handed back: its members refit on train + validation where they were
             final = "refit_test_" if "refit" in row and bool(row["refit"].iloc[0]) else "test_"
             ensemble = {
-                k[len(final):]: float(row[k].iloc[0])
+                k[len(final) :]: float(row[k].iloc[0])
                 for k in (f"{final}accuracy", f"{final}log_loss", f"{final}rmse")
                 if k in row and row[k].notna().iloc[0]
             }
@@ -284,12 +304,18 @@ def run_autogluon(
     start = time.perf_counter()
     proc = subprocess.run(
         [str(python), "-I", str(FIT_SCRIPT), str(folder / "job.json")],
-        cwd=folder, env=_clean_env(threads=CPUS), capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=folder,
+        env=_clean_env(threads=CPUS),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise RuntimeError(f"AutoGluon exited {proc.returncode}: {tail[-1] if tail else 'no output'}")
+        raise RuntimeError(
+            f"AutoGluon exited {proc.returncode}: {tail[-1] if tail else 'no output'}"
+        )
     result = json.loads((folder / "result.json").read_text())
     y = np.asarray(ds.y)[np.asarray(split["test"], dtype=np.int64)]
     pred = np.load(folder / "pred.npy")
@@ -302,13 +328,22 @@ def run_autogluon(
 
 
 # -- one dataset and seed --------------------------------------------------------------------------
-def _one(storage: Path, python: Path, dataset: str, ds: Any, data: dict[str, Any], seed: int,
-         extra: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+def _one(
+    storage: Path,
+    python: Path,
+    dataset: str,
+    ds: Any,
+    data: dict[str, Any],
+    seed: int,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     name = f"autogluon-{dataset}-{seed}"
     exp, wall = run_rayboost(storage, name, {"seed": seed, **data, **extra})
     split = json.loads(exp.paths.split.read_text())
     if split["fingerprint"] != ds.fingerprint():
-        raise RuntimeError(f"{dataset} seed {seed}: the reloaded data is not the data the run split")
+        raise RuntimeError(
+            f"{dataset} seed {seed}: the reloaded data is not the data the run split"
+        )
     ensemble, selected = _rayboost_scores(exp)
     ag = run_autogluon(python, ds, split, storage / f"{name}-ag", wall)
     task = ds.task
@@ -364,7 +399,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         "logloss_ratio_vs_autogluon": med(lambda r: r["logloss_ratio_vs_autogluon"], cls),
         "rayboost_test_accuracy": med(lambda r: r["rayboost"]["ensemble"].get("accuracy"), cls),
         "autogluon_test_accuracy": med(lambda r: r["autogluon"].get("accuracy"), cls),
-        "selected_net_test_accuracy": med(lambda r: r["rayboost"]["selected_net"].get("accuracy"), cls),
+        "selected_net_test_accuracy": med(
+            lambda r: r["rayboost"]["selected_net"].get("accuracy"), cls
+        ),
         "rayboost_test_log_loss": med(lambda r: r["rayboost"]["ensemble"].get("log_loss"), cls),
         "autogluon_test_log_loss": med(lambda r: r["autogluon"].get("log_loss"), cls),
         "rayboost_test_rmse": med(lambda r: r["rayboost"]["ensemble"].get("rmse"), reg),
@@ -398,7 +435,8 @@ def run(quick: bool = False) -> dict[str, Any]:
                 "seeds": list(seeds),
                 "datasets": {
                     d: f"{PIXEL_ROWS} 28x28 images (make_pixel_csv, seed 0), 784 columns"
-                    if d == "pixels" else f"bundled {d}"
+                    if d == "pixels"
+                    else f"bundled {d}"
                     for d in datasets
                 },
             },

@@ -31,7 +31,16 @@ def run(quick: bool = False) -> dict[str, Any]:
     jobs = {
         (lr, bn, seed): (
             "cnn",
-            net_params("cnn", "classification", max_epochs, **CLASSIC, conv="separable", bn=bn, lr=lr, patience=10_000),
+            net_params(
+                "cnn",
+                "classification",
+                max_epochs,
+                **CLASSIC,
+                conv="separable",
+                bn=bn,
+                lr=lr,
+                patience=10_000,
+            ),
             data,
             seed,
             max_epochs,

@@ -69,11 +69,16 @@ def _measure(exp: Any) -> dict[str, Any]:
     summary = exp.summary()
     ens = summary["ensemble"]
     members = exp.members()
-    parts, whole = members[members["member"] != "ensemble"], members[members["member"] == "ensemble"].iloc[0]
-    selected = (summary.get("test") or {})
+    parts, whole = (
+        members[members["member"] != "ensemble"],
+        members[members["member"] == "ensemble"].iloc[0],
+    )
+    selected = summary.get("test") or {}
     key = "rmse" if ens["metric"] == "rmse" else "log_loss"
     # against every member in either version (as fit on train, and refit): the lowest score
-    lowest = min(parts[f"test_{key}"].min(), parts.get(f"refit_test_{key}", parts[f"test_{key}"]).min())
+    lowest = min(
+        parts[f"test_{key}"].min(), parts.get(f"refit_test_{key}", parts[f"test_{key}"]).min()
+    )
     ratio = _final(whole, key) / lowest
     if ens["metric"] == "rmse":
         vs_selected = None if "rmse" not in selected else selected["rmse"] - _final(whole, "rmse")
@@ -81,13 +86,23 @@ def _measure(exp: Any) -> dict[str, Any]:
         refit_gain = whole["test_rmse"] - _final(whole, "rmse")
         vs_best = -ens["ensemble_minus_best"]
     else:
-        vs_selected = None if "accuracy" not in selected else 100 * (_final(whole, "accuracy") - selected["accuracy"])
-        cv_gap = 100 * (whole["cv_accuracy"] - _final(whole, "accuracy")) if "cv_accuracy" in whole else None
+        vs_selected = (
+            None
+            if "accuracy" not in selected
+            else 100 * (_final(whole, "accuracy") - selected["accuracy"])
+        )
+        cv_gap = (
+            100 * (whole["cv_accuracy"] - _final(whole, "accuracy"))
+            if "cv_accuracy" in whole
+            else None
+        )
         refit_gain = 100 * (_final(whole, "accuracy") - whole["test_accuracy"])
         vs_best = 100 * ens["ensemble_minus_best"]
     scale = 1.0 if ens["metric"] == "rmse" else 100.0
     return {
-        "ensemble_test": rnd(scale * _final(whole, "rmse" if ens["metric"] == "rmse" else "accuracy"), 4),
+        "ensemble_test": rnd(
+            scale * _final(whole, "rmse" if ens["metric"] == "rmse" else "accuracy"), 4
+        ),
         "ensemble_minus_selected_pts": rnd(vs_selected, 3),
         "ensemble_logloss_ratio": rnd(ratio, 4),
         "ensemble_minus_best_pts": rnd(vs_best, 3),
@@ -105,13 +120,28 @@ def _one(storage: Any, dataset: str, seed: int, extra: dict[str, Any]) -> dict[s
     name = f"{dataset}-{seed}"
     exp, wall = run_rayboost(storage, name, {"seed": seed, "data.dataset": dataset, **extra})
     summary = exp.summary()
-    out: dict[str, Any] = {"seed": seed, "wall_s": rnd(wall, 1), "n_trials": summary.get("n_trials"), "variants": {}}
+    out: dict[str, Any] = {
+        "seed": seed,
+        "wall_s": rnd(wall, 1),
+        "n_trials": summary.get("n_trials"),
+        "variants": {},
+    }
     out["default"] = _measure(exp)  # the pipeline's own ensemble, before any re-weighting
     # the same data and seed again with one default changed: the whole trade of that default
     for arm_name in ARMS:
-        other, other_wall = run_rayboost(storage, f"{name}-{arm_name}", {"seed": seed, "data.dataset": dataset, **ARM_OVERRIDES[arm_name], **extra})
-        out[arm_name] = {**_measure(other), "wall_s": rnd(other_wall, 1), "n_trials": other.summary().get("n_trials")}
-        if arm_name == "xgboost_defaults":  # the XGBoost member alone, tuned (default run) vs defaults
+        other, other_wall = run_rayboost(
+            storage,
+            f"{name}-{arm_name}",
+            {"seed": seed, "data.dataset": dataset, **ARM_OVERRIDES[arm_name], **extra},
+        )
+        out[arm_name] = {
+            **_measure(other),
+            "wall_s": rnd(other_wall, 1),
+            "n_trials": other.summary().get("n_trials"),
+        }
+        if (
+            arm_name == "xgboost_defaults"
+        ):  # the XGBoost member alone, tuned (default run) vs defaults
             out[arm_name]["xgboost_tuned_minus_defaults"] = _xgboost_gain(exp, other)
     for method, calibrate in VARIANTS:
         reweight(name, storage, method=method, calibrate=calibrate)
@@ -125,12 +155,16 @@ ARM_OVERRIDES = {
 }
 ARMS = ("no_refit", "xgboost_defaults")
 """The comparison runs ``make bench`` makes beside the default one (each a whole second run)."""
-ARM_METRICS = {"no_refit": "refit_run_minus_no_refit_pts", "xgboost_defaults": "xgboost_search_run_minus_defaults_pts"}
+ARM_METRICS = {
+    "no_refit": "refit_run_minus_no_refit_pts",
+    "xgboost_defaults": "xgboost_search_run_minus_defaults_pts",
+}
 
 
 def _xgboost_gain(tuned: Any, plain: Any) -> float | None:
     """The XGBoost member's test log loss (RMSE) as fit on train: defaults minus tuned
     (positive = the search helped)."""
+
     def score(exp: Any) -> float | None:
         members = exp.members()
         row = members[members["member"] == "xgboost"]
@@ -142,8 +176,12 @@ def _xgboost_gain(tuned: Any, plain: Any) -> float | None:
 
 
 KEYS = (
-    "ensemble_minus_selected_pts", "ensemble_logloss_ratio", "ensemble_minus_best_pts", "cv_minus_test", "refit_gain_pts",
-)  # fmt: skip
+    "ensemble_minus_selected_pts",
+    "ensemble_logloss_ratio",
+    "ensemble_minus_best_pts",
+    "cv_minus_test",
+    "refit_gain_pts",
+)
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -156,7 +194,10 @@ def run(quick: bool = False) -> dict[str, Any]:
                 per[dataset].append(_one(storage, dataset, seed, extra))
 
     def med(variant: str, key: str) -> dict[str, float | None]:
-        return {d: rnd(median([r["variants"][variant][key] for r in rows]), 4) for d, rows in per.items()}
+        return {
+            d: rnd(median([r["variants"][variant][key] for r in rows]), 4)
+            for d, rows in per.items()
+        }
 
     variants = {_label(*v): {key: med(_label(*v), key) for key in KEYS} for v in VARIANTS}
 
@@ -170,27 +211,43 @@ def run(quick: bool = False) -> dict[str, Any]:
     sign = {d: -1.0 if d == "diabetes" else 1.0 for d in per}
     versus = {
         ARM_METRICS[a]: {
-            d: rnd(median([sign[d] * (r["default"]["ensemble_test"] - r[a]["ensemble_test"]) for r in rows]), 3)
+            d: rnd(
+                median(
+                    [
+                        sign[d] * (r["default"]["ensemble_test"] - r[a]["ensemble_test"])
+                        for r in rows
+                    ]
+                ),
+                3,
+            )
             for d, rows in per.items()
         }
         for a in ARMS
     }
     if "xgboost_defaults" in ARMS:
         versus["xgboost_tuned_minus_defaults"] = {
-            d: rnd(median([r["xgboost_defaults"]["xgboost_tuned_minus_defaults"] for r in rows]), 4) for d, rows in per.items()
+            d: rnd(median([r["xgboost_defaults"]["xgboost_tuned_minus_defaults"] for r in rows]), 4)
+            for d, rows in per.items()
         }
     return {
         "metrics": {**{key: default[key] for key in KEYS}, **versus},
         "goals": {
-            "ensemble_minus_selected_pts": {d: goal(v, ">=", 0.0) for d, v in default["ensemble_minus_selected_pts"].items()},
-            "ensemble_logloss_ratio": {d: goal(v, "<", 1.0) for d, v in default["ensemble_logloss_ratio"].items()},
+            "ensemble_minus_selected_pts": {
+                d: goal(v, ">=", 0.0) for d, v in default["ensemble_minus_selected_pts"].items()
+            },
+            "ensemble_logloss_ratio": {
+                d: goal(v, "<", 1.0) for d, v in default["ensemble_logloss_ratio"].items()
+            },
         },
         "details": {
             "setup": {
                 "rayboost": "all defaults" + (f" except {QUICK_OVERRIDES}" if quick else ""),
                 "default_variant": _label(*VARIANTS[0]),
                 "variants": "rayboost.reweight(name, method=..., calibrate=...) on the same members",
-                "arms": {a: f"the same data and seed run again with {ARM_OVERRIDES[a]} (its own tuning)" for a in ARMS},
+                "arms": {
+                    a: f"the same data and seed run again with {ARM_OVERRIDES[a]} (its own tuning)"
+                    for a in ARMS
+                },
                 "seeds": list(seeds),
             },
             "units": {

@@ -55,7 +55,10 @@ POINTS = [
 
 
 def packing(
-    epochs: int, fractions: tuple[float, ...], points: list[dict[str, Any]], precisions: tuple[str, ...]
+    epochs: int,
+    fractions: tuple[float, ...],
+    points: list[dict[str, Any]],
+    precisions: tuple[str, ...],
 ) -> list[dict[str, Any]]:
     import ray
 
@@ -70,9 +73,15 @@ def packing(
     )
     try:
         with storage_dir() as storage:
-            warm = {"search.algorithm": "manual", "search.scheduler": "fifo", "search.max_epochs": 1,
-                    "search.manual": points[:2], "resources.gpus_per_trial": 1.0, "ensemble.enabled": False,
-                    "data.dataset": "digits"}  # fmt: skip
+            warm = {
+                "search.algorithm": "manual",
+                "search.scheduler": "fifo",
+                "search.max_epochs": 1,
+                "search.manual": points[:2],
+                "resources.gpus_per_trial": 1.0,
+                "ensemble.enabled": False,
+                "data.dataset": "digits",
+            }
             run_rayboost(storage, "warmup", warm)  # untimed: CUDA context and imports in workers
             for precision in precisions:
                 for g in fractions:
@@ -142,7 +151,10 @@ def mixed_precision(epochs: int, reps: int, device: str, pixel_rows: int) -> dic
     pixels = pixel_data(pixel_rows)
     configs = {  # name: (data, overrides)
         "default_cnn": (digits, {}),
-        "wide_cnn_batch256": (digits, {"filters": 64, "blocks": 3, "conv": "standard", "batch_size": 256}),
+        "wide_cnn_batch256": (
+            digits,
+            {"filters": 64, "blocks": 3, "conv": "standard", "batch_size": 256},
+        ),
         "cnn_28px_f128_batch512": (
             pixels,
             {"filters": 128, "blocks": 3, "conv": "standard", "batch_size": 512, "head_units": 128},
@@ -212,7 +224,10 @@ def run(quick: bool = False, dry_run_cpu: bool = False) -> dict[str, Any]:
         precisions=PRECISIONS,
     )
     amp = mixed_precision(
-        epochs=2 if small else 10, reps=2 if small else 8, device=device, pixel_rows=600 if small else 20_000
+        epochs=2 if small else 10,
+        reps=2 if small else 8,
+        device=device,
+        pixel_rows=600 if small else 20_000,
     )
     fp32 = [r for r in pack if r["precision"] == "fp32"]
     best = max(fp32, key=lambda r: r["rows_per_s"])

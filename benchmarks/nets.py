@@ -75,11 +75,21 @@ def textbook_cnn(channels: int, height: int, width: int, classes: int) -> nn.Mod
         return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU()]
 
     return nn.Sequential(
-        *conv(channels, 32), *conv(32, 32), nn.MaxPool2d(2), nn.Dropout(0.25),
-        *conv(32, 64), *conv(64, 64), nn.MaxPool2d(2), nn.Dropout(0.25),
-        nn.Flatten(), nn.Linear(64 * (height // 4) * (width // 4), 128), nn.BatchNorm1d(128),
-        nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, classes),
-    )  # fmt: skip
+        *conv(channels, 32),
+        *conv(32, 32),
+        nn.MaxPool2d(2),
+        nn.Dropout(0.25),
+        *conv(32, 64),
+        *conv(64, 64),
+        nn.MaxPool2d(2),
+        nn.Dropout(0.25),
+        nn.Flatten(),
+        nn.Linear(64 * (height // 4) * (width // 4), 128),
+        nn.BatchNorm1d(128),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(128, classes),
+    )
 
 
 def random_shift(x: torch.Tensor, pixels: int, gen: torch.Generator) -> torch.Tensor:
@@ -90,8 +100,15 @@ def random_shift(x: torch.Tensor, pixels: int, gen: torch.Generator) -> torch.Te
     return torch.stack([p[:, i : i + h, j : j + w] for p, i, j in zip(padded, dy, dx, strict=True)])
 
 
-def _epoch(model: nn.Module, opt: Any, sched: Any, x: torch.Tensor, y: torch.Tensor,
-           shift: int, gen: torch.Generator) -> None:  # fmt: skip
+def _epoch(
+    model: nn.Module,
+    opt: Any,
+    sched: Any,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    shift: int,
+    gen: torch.Generator,
+) -> None:
     model.train()
     for idx in torch.randperm(len(x), generator=gen).split(BATCH):
         if len(idx) < 2:  # BatchNorm1d cannot train on one row
@@ -124,8 +141,16 @@ def _one_cycle(opt: torch.optim.Optimizer, epochs: int, steps: int, done: int) -
     return sched
 
 
-def train_plain(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
-                classes: int, budget_s: float, seed: int, epochs: int | None = None) -> dict[str, Any]:  # fmt: skip
+def train_plain(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    classes: int,
+    budget_s: float,
+    seed: int,
+    epochs: int | None = None,
+) -> dict[str, Any]:
     """Train the textbook CNN for about ``budget_s`` seconds (see the module docstring for how
     epochs are planned; ``epochs`` fixes their number instead), then score it once on the test
     rows."""
@@ -208,7 +233,9 @@ def _ensemble_scores(exp: Any) -> dict[str, float | None]:
     # the version handed back (refit on train + validation where it was), against every member
     # in either version
     final = "refit_test" if "refit_test_accuracy" in members and row["refit"].iloc[0] else "test"
-    lowest = min(parts["test_log_loss"].min(), parts.get("refit_test_log_loss", parts["test_log_loss"]).min())
+    lowest = min(
+        parts["test_log_loss"].min(), parts.get("refit_test_log_loss", parts["test_log_loss"]).min()
+    )
     return {
         "accuracy": float(row[f"{final}_accuracy"].iloc[0]),
         "logloss_ratio": float(row[f"{final}_log_loss"].iloc[0] / lowest),
@@ -236,7 +263,10 @@ def _one(
         "best_net_test_accuracy": rnd(best),
         "ensemble_test_accuracy": rnd(ensemble["accuracy"]),
         "ensemble_minus_selected_pts": rnd(
-            None if best is None or ensemble["accuracy"] is None else 100 * (ensemble["accuracy"] - best), 2
+            None
+            if best is None or ensemble["accuracy"] is None
+            else 100 * (ensemble["accuracy"] - best),
+            2,
         ),
         "ensemble_logloss_ratio": rnd(ensemble["logloss_ratio"]),
         "wall_s": rnd(wall, 2),
@@ -249,9 +279,14 @@ def _one(
         "split_sizes": split.sizes(),
     }
     plain = train_plain(
-        ds.X[split.train], ds.y[split.train], ds.X[split.test], ds.y[split.test],
-        ds.n_outputs, wall, seed,
-    )  # fmt: skip
+        ds.X[split.train],
+        ds.y[split.train],
+        ds.X[split.test],
+        ds.y[split.test],
+        ds.n_outputs,
+        wall,
+        seed,
+    )
     diff = None if best is None else 100 * (best - plain["test_accuracy"])
     plain["test_accuracy"] = rnd(plain["test_accuracy"])
     return {

@@ -121,7 +121,9 @@ def run(quick: bool = False, full: bool = False, dataset: str = "pixels") -> dic
                 "sides": {side: SIDES[side] for side in sides},
             },
             "median_best_val_accuracy": {side: rnd(med(side)) for side in sides},
-            "median_epochs": {side: median([s[side]["epochs"] for s in per_seed]) for side in sides},
+            "median_epochs": {
+                side: median([s[side]["epochs"] for s in per_seed]) for side in sides
+            },
             "minus_random_pts": {
                 side: rnd(pts(med(side), med("random")), 2) for side in sides if side != "random"
             },

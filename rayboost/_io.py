@@ -11,9 +11,14 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "append_jsonl", "read_json", "read_jsonl", "write_file_atomic", "write_folder_atomic", "write_json_atomic",
+    "append_jsonl",
+    "read_json",
+    "read_jsonl",
+    "write_file_atomic",
+    "write_folder_atomic",
+    "write_json_atomic",
     "write_text_atomic",
-]  # fmt: skip
+]
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -35,7 +40,9 @@ def write_file_atomic(path: Path, write: Callable[[Path], None]) -> None:
     it), which is synced and renamed over ``path``: readers see the old file or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}"
+    )
     os.close(fd)
     try:
         write(Path(tmp))
@@ -56,7 +63,10 @@ def write_folder_atomic(folder: Path, fill: Callable[[Path], None]) -> None:
     """``fill(partial)`` writes a whole folder beside ``folder``, which then takes its place: a
     reader finds the old folder, the new one, or (after a crash mid-swap) none, never a mix."""
     folder = Path(folder)
-    partial, old = folder.with_name(f".{folder.name}.partial"), folder.with_name(f".{folder.name}.old")
+    partial, old = (
+        folder.with_name(f".{folder.name}.partial"),
+        folder.with_name(f".{folder.name}.old"),
+    )
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:

@@ -28,7 +28,9 @@ def check_name(name: object) -> str:
         problem = f"is {len(name.encode('utf-8', 'surrogatepass'))} bytes long; at most {NAME_MAX_BYTES} are allowed"
     if problem:
         shown = repr(name) if len(repr(name)) <= 60 else repr(name[:40]) + "..."
-        raise ConfigError(f"experiment name {shown} {problem}; choose a plain folder name such as digits-run1")
+        raise ConfigError(
+            f"experiment name {shown} {problem}; choose a plain folder name such as digits-run1"
+        )
     return name
 
 
@@ -63,7 +65,6 @@ class ExperimentPaths:
     @property
     def trial_events(self) -> Path:  # one JSON line per trial start/end
         return self.root / "records" / "trials.jsonl"
-
 
     @property
     def summary(self) -> Path:

@@ -61,7 +61,9 @@ class LockInfo:
 def _read(path: Path) -> LockInfo | None:
     try:
         raw: dict[str, Any] = json.loads(path.read_text())
-        return LockInfo(int(raw["pid"]), str(raw["host"]), float(raw["started_at"]), float(raw["heartbeat_at"]))
+        return LockInfo(
+            int(raw["pid"]), str(raw["host"]), float(raw["started_at"]), float(raw["heartbeat_at"])
+        )
     except FileNotFoundError:
         return None
     except (ValueError, KeyError, TypeError):  # torn by a holder that died while writing it
@@ -88,8 +90,14 @@ class ExperimentLock:
 
     def _record(self, heartbeat: float) -> str:
         assert self._mine is not None
-        return json.dumps({"pid": self._mine.pid, "host": self._mine.host, "started_at": self._mine.started_at,
-                           "heartbeat_at": heartbeat})  # fmt: skip
+        return json.dumps(
+            {
+                "pid": self._mine.pid,
+                "host": self._mine.host,
+                "started_at": self._mine.started_at,
+                "heartbeat_at": heartbeat,
+            }
+        )
 
     def acquire(self) -> None:
         self._made_storage = not self.path.parent.exists()
@@ -118,14 +126,19 @@ class ExperimentLock:
                         f"or stop it (a lock left by a dead process is taken over by itself)"
                     ) from None
                 if self.verbose:
-                    print(f"rayboost: taking over the lock of {self.name!r} from {info.describe()}: it is gone", flush=True)
+                    print(
+                        f"rayboost: taking over the lock of {self.name!r} from {info.describe()}: it is gone",
+                        flush=True,
+                    )
                 self.path.unlink(missing_ok=True)
                 continue
             with os.fdopen(fd, "w") as handle:
                 handle.write(self._record(now))
             break
         else:
-            raise ExperimentError(f"could not lock experiment {self.name!r} ({self.path}); try again")
+            raise ExperimentError(
+                f"could not lock experiment {self.name!r} ({self.path}); try again"
+            )
         self._thread = threading.Thread(target=self._beat, name="rayboost-heartbeat", daemon=True)
         self._thread.start()
 
@@ -143,9 +156,15 @@ class ExperimentLock:
         if self._thread is not None:
             self._thread.join(timeout=5)
         info = _read(self.path)
-        if info is not None and self._mine is not None and (info.pid, info.host) == (self._mine.pid, self._mine.host):
+        if (
+            info is not None
+            and self._mine is not None
+            and (info.pid, info.host) == (self._mine.pid, self._mine.host)
+        ):
             self.path.unlink(missing_ok=True)
-        if self._made_storage:  # a run refused before it wrote anything leaves no empty folder behind
+        if (
+            self._made_storage
+        ):  # a run refused before it wrote anything leaves no empty folder behind
             try:
                 self.path.parent.rmdir()
             except OSError:

@@ -20,19 +20,29 @@ from rayboost.results import Experiment, leaderboard, trial_params
 __all__ = ["load_member", "make_refitter", "net_members", "net_model"]
 
 
-def load_member(paths: ExperimentPaths, name: str, kind: str, trial_id: str | None = None) -> Member:
+def load_member(
+    paths: ExperimentPaths, name: str, kind: str, trial_id: str | None = None
+) -> Member:
     folder = paths.member_dir(name)
-    return Member(name, kind, MEMBER_KINDS[kind].load(folder), np.load(folder / "val_pred.npy"), trial_id)
+    return Member(
+        name, kind, MEMBER_KINDS[kind].load(folder), np.load(folder / "val_pred.npy"), trial_id
+    )
 
 
-def net_model(experiment: Experiment, trials: Any, trial_id: str, dataset: Dataset, split: Split, family: str) -> NetModel:
+def net_model(
+    experiment: Experiment, trials: Any, trial_id: str, dataset: Dataset, split: Split, family: str
+) -> NetModel:
     params = trial_params(trials[trials["trial_id"] == trial_id].iloc[0])
     state = torch.load(experiment.paths.trial_model(trial_id), weights_only=True)
     y_mean, y_std = target_scaling(dataset.task, dataset.y[split.train])
-    return NetModel(family, params, dataset.input_shape, dataset.n_outputs, dataset.task, y_mean, y_std, state)
+    return NetModel(
+        family, params, dataset.input_shape, dataset.n_outputs, dataset.task, y_mean, y_std, state
+    )
 
 
-def net_members(experiment: Experiment, top_k: int, dataset: Dataset, split: Split, family: str) -> list[Member]:
+def net_members(
+    experiment: Experiment, top_k: int, dataset: Dataset, split: Split, family: str
+) -> list[Member]:
     """The nets of the ``top_k`` best distinct trials, by validation metric at their best epoch."""
     trials = experiment.trials()
     board = leaderboard(trials, experiment.metric, experiment.mode, n=len(trials))
@@ -77,16 +87,25 @@ def make_refitter(
                 took = float(own["epoch_time_s"].sum()) if "epoch_time_s" in own else 0.0
                 schedule = min(int(member.model.params["epochs"]), int(cfg.search.max_epochs))
                 job = tuning.RefitJob(
-                    member.name, "net", member.model, took * (1 + val_ratio),
-                    seed=trial_seed(cfg.seed, member.trial_id), epochs=best, schedule_epochs=schedule,
-                )  # fmt: skip
+                    member.name,
+                    "net",
+                    member.model,
+                    took * (1 + val_ratio),
+                    seed=trial_seed(cfg.seed, member.trial_id),
+                    epochs=best,
+                    schedule_epochs=schedule,
+                )
             else:
                 took = float((getattr(member.model, "summary_", None) or {}).get("fit_s", 0.0))
-                job = tuning.RefitJob(member.name, member.kind, member.model, took * (1 + val_ratio))
+                job = tuning.RefitJob(
+                    member.name, member.kind, member.model, took * (1 + val_ratio)
+                )
             jobs.append(job)
         seconds = None if end is None else max(0.0, end - time.time())
         chosen = tuning.choose_refits(jobs, weights, slots, seconds)
-        results = tuning.run_refits(chosen, data, cfg.resources.cpus_per_trial, cfg.resources.gpus_per_trial)
+        results = tuning.run_refits(
+            chosen, data, cfg.resources.cpus_per_trial, cfg.resources.gpus_per_trial
+        )
         by_name = {m.name: m for m in members}
         done = {
             r.name: Refit(r.model, {**r.record, "trial_id": by_name[r.name].trial_id})

@@ -76,19 +76,25 @@ def run(
     from rayboost import tuning  # imports Ray: only the scheduling step needs it
 
     cfg = _resolve_max_epochs(cfg, len(split.train))
-    plan = tuning.plan_search(cfg.search, family, dataset.task, cfg.seed, timed=cfg.search.time_budget_s is not None)
+    plan = tuning.plan_search(
+        cfg.search, family, dataset.task, cfg.seed, timed=cfg.search.time_budget_s is not None
+    )
     name = cfg.name or f"{dataset.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     cfg = dataclasses.replace(cfg, name=name)
     storage = Path(cfg.storage).expanduser() if cfg.storage else default_storage()
     if storage.exists() and not storage.is_dir():
-        raise ConfigError(f"storage {storage} is a file, not a folder; set storage to a folder (it is created if missing)")
+        raise ConfigError(
+            f"storage {storage} is a file, not a folder; set storage to a folder (it is created if missing)"
+        )
     if cfg.ensemble.enabled and cfg.ensemble.xgboost:
         from rayboost.models._xgboost import check_params
 
         check_params(cfg.ensemble.xgboost_params)
     paths = ExperimentPaths.of(storage, name)
     with ExperimentLock(paths.root, verbose):  # one driver per experiment from here on
-        return _locked_run(cfg, dataset, split, family, plan, paths, storage, stages, started, verbose, resume)
+        return _locked_run(
+            cfg, dataset, split, family, plan, paths, storage, stages, started, verbose, resume
+        )
 
 
 @contextlib.contextmanager
@@ -133,7 +139,9 @@ def _locked_run(
         tuning.check_shared_storage(storage)
         budget_s = _time_budget_s(cfg, dataset, sum(shape.node_cpus))
         with _sigterm_interrupts():  # after ray.init, which sets a SIGTERM handler of its own
-            return _run_experiment(cfg, dataset, split, family, plan, slots, paths, stages, started, verbose, budget_s)
+            return _run_experiment(
+                cfg, dataset, split, family, plan, slots, paths, stages, started, verbose, budget_s
+            )
     finally:
         if started_ray:
             tuning.disconnect()
@@ -173,7 +181,9 @@ XGBOOST_SHARE = 0.1
 XGBoost's defaults, always trains to its early stop."""
 
 
-def _tune_deadline(cfg: Config, started: float, budget_s: float | None, want_members: bool) -> float | None:
+def _tune_deadline(
+    cfg: Config, started: float, budget_s: float | None, want_members: bool
+) -> float | None:
     """When the net search ends: the ensemble stage, refits included, is part of the budget."""
     if budget_s is None:
         return None
@@ -182,7 +192,12 @@ def _tune_deadline(cfg: Config, started: float, budget_s: float | None, want_mem
     return started + budget_s - min(fraction * budget_s, most) - refits
 
 
-def resume(name: str, storage: str | Path | None = None, overrides: list[str] | None = None, verbose: bool = True) -> Experiment:
+def resume(
+    name: str,
+    storage: str | Path | None = None,
+    overrides: list[str] | None = None,
+    verbose: bool = True,
+) -> Experiment:
     """Continue experiment ``name`` with its stored config (``overrides`` may raise the budget)."""
     from rayboost.results import load
 
@@ -220,7 +235,9 @@ def _run_experiment(
             )
         data_ref = tuning.share(data)
         want_members = cfg.ensemble.enabled and "ensemble" in stages and not meta.done("ensemble")
-        kinds = [k for k in ("xgboost", "linear") if getattr(cfg.ensemble, k)] if want_members else []
+        kinds = (
+            [k for k in ("xgboost", "linear") if getattr(cfg.ensemble, k)] if want_members else []
+        )
         missing = [k for k in kinds if not (paths.member_dir(k) / "val_pred.npy").exists()]
         # XGBoost (its search within its share of the cluster's time) and linear beside the trials
         deadline = _tune_deadline(cfg, started, budget_s, want_members)
@@ -229,7 +246,9 @@ def _run_experiment(
         if "tune" in stages and not meta.done("tune"):
             meta = tune_stage(cfg, plan, data_ref, meta, slots, paths, deadline, verbose)
         if not meta.done("tune"):
-            raise ExperimentError(f"experiment {paths.name!r} has not finished its tune stage; run that stage first")
+            raise ExperimentError(
+                f"experiment {paths.name!r} has not finished its tune stage; run that stage first"
+            )
         for fitted in tuning.collect_members(member_refs):
             save_member(paths.member_dir(fitted.kind), fitted.model, fitted.val_pred)
             if fitted.search is not None:
@@ -237,15 +256,21 @@ def _run_experiment(
         experiment = Experiment(paths)
         summary = select_and_test(experiment, cfg, dataset, split, scaler, family)
         summary["time_budget_s"] = budget_s
-        summary["asha_rungs"] = list(tuning.asha_rungs(cfg)) if cfg.search.scheduler == "asha" else []
+        summary["asha_rungs"] = (
+            list(tuning.asha_rungs(cfg)) if cfg.search.scheduler == "asha" else []
+        )
         if want_members:
             extra = [load_member(paths, kind, kind) for kind in kinds]
             members = net_members(experiment, cfg.ensemble.top_k, dataset, split, family) + extra
             refitter = None
             if cfg.ensemble.refit:
                 end = None if budget_s is None else started + budget_s
-                refitter = make_refitter(experiment, cfg, data_ref, len(split.val) / len(split.train), slots, end)
-            summary["ensemble"] = ensemble_stage(experiment, members, dataset, split, scaler, cfg, refit=refitter)
+                refitter = make_refitter(
+                    experiment, cfg, data_ref, len(split.val) / len(split.train), slots, end
+                )
+            summary["ensemble"] = ensemble_stage(
+                experiment, members, dataset, split, scaler, cfg, refit=refitter
+            )
         elif paths.summary.exists():
             summary["ensemble"] = read_json(paths.summary).get("ensemble")
         summary["duration_s"] = time.time() - started

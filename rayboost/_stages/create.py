@@ -46,21 +46,29 @@ def check_resumable(old: Config, new: Config, name: str) -> None:
     for key in sorted(set(before) | set(after)):
         # the experiment was found by its name in its storage: how the folder was spelt (relative,
         # ~, unset) does not change what it holds
-        if any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS) or key in ("name", "storage"):
+        if any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS) or key in (
+            "name",
+            "storage",
+        ):
             continue
         if before.get(key) != after.get(key):
             raise ConfigError(
                 f"{key}: experiment {name!r} ran with {before.get(key)!r}, not {after.get(key)!r}; "
                 "resume with the same value or choose a new name with --set name=..."
             )
-    if old.search.num_samples is not None and (new.search.num_samples or 0) < old.search.num_samples:
+    if (
+        old.search.num_samples is not None
+        and (new.search.num_samples or 0) < old.search.num_samples
+    ):
         raise ConfigError(
             f"search.num_samples: {name!r} already planned {old.search.num_samples} trials; "
             "a resume may raise the budget, not lower it"
         )
 
 
-def check_open(paths: ExperimentPaths, cfg: Config, split: Split, resume: bool, stages: tuple[str, ...]) -> None:
+def check_open(
+    paths: ExperimentPaths, cfg: Config, split: Split, resume: bool, stages: tuple[str, ...]
+) -> None:
     """The name is free, or (``resume``) holds this experiment with the same data and settings."""
     name, storage = paths.name, paths.root.parent
     exists = paths.meta.exists()
@@ -72,9 +80,13 @@ def check_open(paths: ExperimentPaths, cfg: Config, split: Split, resume: bool, 
     if exists:
         check_resumable(config_from_dict(yaml.safe_load(paths.config.read_text())), cfg, name)
         if Split.load(paths.split).fingerprint != split.fingerprint:
-            raise DataError(f"the data of {name!r} changed since it ran; restore the original data or choose a new name")
+            raise DataError(
+                f"the data of {name!r} changed since it ran; restore the original data or choose a new name"
+            )
     elif paths.root.exists():
-        raise ExperimentError(f"{paths.root} exists but is not an experiment; choose another name with --set name=...")
+        raise ExperimentError(
+            f"{paths.root} exists but is not an experiment; choose another name with --set name=..."
+        )
     elif stages == ("ensemble",):
         raise ExperimentError(f"experiment {name!r} does not exist yet; run its tune stage first")
 
@@ -96,16 +108,28 @@ def open_experiment(
             meta = dataclasses.replace(meta, stages={s: False for s in STAGES})
         if verbose:
             done = [s for s, ok in meta.stages.items() if ok]
-            print(f"rayboost: resuming {paths.name} (stages done: {', '.join(done) or 'none'})", flush=True)
+            print(
+                f"rayboost: resuming {paths.name} (stages done: {', '.join(done) or 'none'})",
+                flush=True,
+            )
     else:
         scaler = Scaler.fit(dataset.X[split.train])
         metric = metric_name(dataset.task)
         meta = ExperimentMeta(
-            name=paths.name, status="running", created_at=now(), rayboost_version=__version__,
-            dataset=dataset.name, task=dataset.task, family=family, metric=metric,
-            mode="max" if metric == "accuracy" else "min", classes=dataset.classes, label=dataset.label,
-            input_shape=list(dataset.input_shape), feature_names=dataset.feature_names,
-        )  # fmt: skip
+            name=paths.name,
+            status="running",
+            created_at=now(),
+            rayboost_version=__version__,
+            dataset=dataset.name,
+            task=dataset.task,
+            family=family,
+            metric=metric,
+            mode="max" if metric == "accuracy" else "min",
+            classes=dataset.classes,
+            label=dataset.label,
+            input_shape=list(dataset.input_shape),
+            feature_names=dataset.feature_names,
+        )
 
         def create(folder: Path) -> None:  # built whole, then renamed into place
             make_private(folder)

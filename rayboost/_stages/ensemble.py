@@ -69,7 +69,9 @@ def reweight(
 
     experiment = load(name, storage)
     if not experiment.paths.ensemble.exists():
-        raise ExperimentError(f"experiment {name!r} has no ensemble to re-weight (it is still running or had none)")
+        raise ExperimentError(
+            f"experiment {name!r} has no ensemble to re-weight (it is still running or had none)"
+        )
     cfg = config_from_dict(experiment.config)
     dataset = load_dataset(cfg.data)
     split = Split.load(experiment.paths.split)
@@ -81,12 +83,17 @@ def reweight(
     with ExperimentLock(experiment.paths.root, verbose=False):  # not while a driver writes it
         scaler = Scaler.from_dict(read_json(experiment.paths.scaler))
         record = read_json(experiment.paths.ensemble)
-        members = [load_member(experiment.paths, e["member"], e["kind"], e["trial_id"]) for e in record["members"]]
+        members = [
+            load_member(experiment.paths, e["member"], e["kind"], e["trial_id"])
+            for e in record["members"]
+        ]
         summary = read_json(experiment.paths.summary)
         refitter = None
         if cfg.ensemble.refit if refit is None else refit:
             data = make_trial_data(dataset, split, scaler)
-            refitter = make_refitter(experiment, cfg, data, len(split.val) / len(split.train), 1, None)
+            refitter = make_refitter(
+                experiment, cfg, data, len(split.val) / len(split.train), 1, None
+            )
         summary["ensemble"] = ensemble_stage(
             experiment, members, dataset, split, scaler, cfg, method, weights, calibrate, refitter
         )

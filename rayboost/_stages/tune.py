@@ -28,7 +28,18 @@ def tune_stage(
     from rayboost import tuning
 
     outcome = tuning.tune_nets(
-        cfg, plan, data_ref, meta.family, meta.metric, meta.mode, slots, paths, verbose=verbose, deadline=deadline
+        cfg,
+        plan,
+        data_ref,
+        meta.family,
+        meta.metric,
+        meta.mode,
+        slots,
+        paths,
+        verbose=verbose,
+        deadline=deadline,
     )
     stages = {**meta.stages, "tune": True}
-    return meta.update(paths, stages=stages, tuned_samples=cfg.search.num_samples, tune_trial_ids=outcome.all_ids)
+    return meta.update(
+        paths, stages=stages, tuned_samples=cfg.search.num_samples, tune_trial_ids=outcome.all_ids
+    )

@@ -16,7 +16,13 @@ from rayboost._errors import ConfigError
 from rayboost._layout import check_name
 from rayboost.config._schema import Config, DataConfig, SearchConfig
 
-__all__ = ["check_grace_period", "config_from_dict", "config_to_dict", "load_config", "parse_overrides"]
+__all__ = [
+    "check_grace_period",
+    "config_from_dict",
+    "config_to_dict",
+    "load_config",
+    "parse_overrides",
+]
 
 
 class _DuplicateKey(yaml.YAMLError):
@@ -32,7 +38,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 line = key_node.start_mark.line + 1
-                raise _DuplicateKey(f"key {key!r} appears twice in one section (line {line}); keep one")
+                raise _DuplicateKey(
+                    f"key {key!r} appears twice in one section (line {line}); keep one"
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -43,7 +51,9 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set search.num_samples=8")
+            raise ConfigError(
+                f"--set {item!r}: expected key=value, e.g. --set search.num_samples=8"
+            )
         try:
             out[key.strip()] = yaml.safe_load(value) if value.strip() else None
         except yaml.YAMLError:
@@ -87,7 +97,9 @@ def _coerce(key: str, tp: Any, value: Any) -> Any:
             raise ConfigError(errors[0])
         kinds = {float: "a number", int: "an integer", str: "a string", bool: "true or false"}
         wanted = [
-            f"one of: {', '.join(map(str, typing.get_args(o)))}" if typing.get_origin(o) is Literal else kinds.get(o, str(o))
+            f"one of: {', '.join(map(str, typing.get_args(o)))}"
+            if typing.get_origin(o) is Literal
+            else kinds.get(o, str(o))
             for o in options
         ]
         raise ConfigError(f"{key}: expected {' or '.join(wanted)}, got {value!r}")
@@ -181,8 +193,14 @@ def _check(config: Config) -> None:
     if data.dataset is not None:
         for key in ("label", "image_shape"):
             if getattr(data, key) is not None:
-                raise ConfigError(f"data.{key} applies to data.path only; bundled dataset {data.dataset} sets its own")
-    if data.path is not None and data.image_shape is not None and len(data.image_shape) not in (2, 3):
+                raise ConfigError(
+                    f"data.{key} applies to data.path only; bundled dataset {data.dataset} sets its own"
+                )
+    if (
+        data.path is not None
+        and data.image_shape is not None
+        and len(data.image_shape) not in (2, 3)
+    ):
         raise ConfigError(f"data.image_shape: expected C,H,W or H,W, got {data.image_shape}")
     if data.image_shape is not None and min(data.image_shape) < 1:
         raise ConfigError(f"data.image_shape: sizes must be positive, got {data.image_shape}")
@@ -194,7 +212,9 @@ def _check(config: Config) -> None:
         if isinstance(getattr(search, key), int) and getattr(search, key) < 1:
             raise ConfigError(f"search.{key}: must be at least 1, got {getattr(search, key)}")
     if search.reduction_factor < 2:
-        raise ConfigError(f"search.reduction_factor: must be at least 2, got {search.reduction_factor}")
+        raise ConfigError(
+            f"search.reduction_factor: must be at least 2, got {search.reduction_factor}"
+        )
     check_grace_period(search)
     if search.portfolio is not None and search.portfolio < 0:
         raise ConfigError(f"search.portfolio: must be 0 (none) or more, got {search.portfolio}")
@@ -225,7 +245,9 @@ def _check(config: Config) -> None:
             "set search.algorithm=manual or drop search.manual"
         )
     if config.ray.num_cpus is not None and config.ray.num_cpus < 1:
-        raise ConfigError(f"ray.num_cpus: must be at least 1 (or unset for all CPUs), got {config.ray.num_cpus}")
+        raise ConfigError(
+            f"ray.num_cpus: must be at least 1 (or unset for all CPUs), got {config.ray.num_cpus}"
+        )
     members = [f"net_{i + 1}" for i in range(config.ensemble.top_k)]
     members += [k for k in ("xgboost", "linear") if getattr(config.ensemble, k)]
     unknown = [m for m in config.ensemble.weights if m not in members]
@@ -238,9 +260,16 @@ def _check(config: Config) -> None:
             f"ensemble.xgboost_trials: must be at least 1 (1: XGBoost's defaults only), got {config.ensemble.xgboost_trials}"
         )
     if config.ensemble.method == "weights" and not config.ensemble.weights:
-        raise ConfigError("ensemble.weights: method=weights needs weights per member, e.g. {net_1: 0.5, xgboost: 0.5}")
-    if any(not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0 for w in config.ensemble.weights.values()):
-        raise ConfigError(f"ensemble.weights: weights must be non-negative numbers, got {config.ensemble.weights}")
+        raise ConfigError(
+            "ensemble.weights: method=weights needs weights per member, e.g. {net_1: 0.5, xgboost: 0.5}"
+        )
+    if any(
+        not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0
+        for w in config.ensemble.weights.values()
+    ):
+        raise ConfigError(
+            f"ensemble.weights: weights must be non-negative numbers, got {config.ensemble.weights}"
+        )
     if config.resources.cpus_per_trial <= 0:
         raise ConfigError("resources.cpus_per_trial: must be positive")
     if config.resources.gpus_per_trial < 0:
@@ -265,7 +294,9 @@ def load_config(
         try:
             loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
         except UnicodeDecodeError as exc:
-            raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+            raise ConfigError(
+                f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            ) from None
         except _DuplicateKey as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
         except yaml.YAMLError as exc:

@@ -81,11 +81,15 @@ def _encode(y_raw: np.ndarray, task: str, label: str) -> tuple[np.ndarray, list[
             ) from None
         if not np.isfinite(y).all():
             n = int((~np.isfinite(y)).sum())
-            raise DataError(f"label {label!r} has {n} infinite values or values beyond float32's range; drop or fix those rows")
+            raise DataError(
+                f"label {label!r} has {n} infinite values or values beyond float32's range; drop or fix those rows"
+            )
         return y, None
     classes, y = np.unique(np.asarray(y_raw), return_inverse=True)
     if len(classes) < 2:
-        raise DataError(f"label {label!r} has a single class ({classes[0]!r}); a classifier needs two or more")
+        raise DataError(
+            f"label {label!r} has a single class ({classes[0]!r}); a classifier needs two or more"
+        )
     return y.astype(np.int64), [_plain(c) for c in classes]
 
 
@@ -136,9 +140,16 @@ def _load_bundled(name: str) -> tuple[np.ndarray, np.ndarray, str, list[str] | N
     if name == "digits":
         bunch = datasets.load_digits()
         return bunch.images[:, None, :, :].astype(np.float32), bunch.target, "digit", None
-    loader = {"breast_cancer": datasets.load_breast_cancer, "diabetes": datasets.load_diabetes}[name]
+    loader = {"breast_cancer": datasets.load_breast_cancer, "diabetes": datasets.load_diabetes}[
+        name
+    ]
     bunch = loader()
-    return bunch.data.astype(np.float32), bunch.target, "target", [str(f) for f in bunch.feature_names]
+    return (
+        bunch.data.astype(np.float32),
+        bunch.target,
+        "target",
+        [str(f) for f in bunch.feature_names],
+    )
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
@@ -160,16 +171,22 @@ def _read_frame(path: Path) -> pd.DataFrame:
     duplicated = [c for c in header if c in seen or seen.add(c)]
     if duplicated:
         shown = ", ".join(sorted(set(duplicated))[:5])
-        raise DataError(f"{path.name} has duplicate column names ({shown}); give each column its own name")
+        raise DataError(
+            f"{path.name} has duplicate column names ({shown}); give each column its own name"
+        )
     return frame
 
 
 def _load_table(path: Path, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
     frame = _read_frame(path)
     if cfg.label is None:
-        raise DataError(f"{path.name}: set data.label to the label column; columns are: {_cols(frame)}")
+        raise DataError(
+            f"{path.name}: set data.label to the label column; columns are: {_cols(frame)}"
+        )
     if cfg.label not in frame.columns:
-        raise DataError(f"label column {cfg.label!r} not found in {path.name}; columns are: {_cols(frame)}")
+        raise DataError(
+            f"label column {cfg.label!r} not found in {path.name}; columns are: {_cols(frame)}"
+        )
     if len(frame) == 0:
         raise DataError(f"{path.name} has no rows")
     features = frame.drop(columns=[cfg.label])
@@ -188,7 +205,9 @@ def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             if "X" not in npz or "y" not in npz:
-                raise DataError(f"{path.name} must hold arrays 'X' and 'y'; it holds: {', '.join(npz.files)}")
+                raise DataError(
+                    f"{path.name} must hold arrays 'X' and 'y'; it holds: {', '.join(npz.files)}"
+                )
             X, y = npz["X"], npz["y"]
     except DataError:
         raise
@@ -219,7 +238,9 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         assert cfg.path is not None  # guaranteed by config validation
         path = Path(cfg.path).expanduser()
         if not path.is_file():
-            raise DataError(f"data.path {cfg.path} does not exist; give the path of a CSV, Parquet or NPZ file")
+            raise DataError(
+                f"data.path {cfg.path} does not exist; give the path of a CSV, Parquet or NPZ file"
+            )
         suffix = path.suffix.lower()
         if suffix == ".npz":
             X, y_raw = _load_npz(path)
@@ -227,20 +248,27 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         elif suffix in (".csv", ".parquet", ".pq", ".txt", ".tsv") or suffix == "":
             X, y_raw, label, feature_names = _load_table(path, cfg)
         else:
-            raise DataError(f"data.path {path.name}: unsupported file type {suffix}; use .csv, .parquet or .npz")
+            raise DataError(
+                f"data.path {path.name}: unsupported file type {suffix}; use .csv, .parquet or .npz"
+            )
         X = _as_images(X, cfg.image_shape, path.name)
         if X.ndim == 4:
             feature_names = None
         name = path.stem
     if len(X) < 10:
-        raise DataError(f"{name} has {len(X)} rows; at least 10 are needed for train/validation/test splits")
+        raise DataError(
+            f"{name} has {len(X)} rows; at least 10 are needed for train/validation/test splits"
+        )
     task = _infer_task(y_raw, label) if cfg.task == "auto" else cfg.task
     y, classes = _encode(y_raw, task, label)
     return Dataset(name, X, y, task, classes, label, feature_names)
 
 
 def load_features(
-    path: str | Path, input_shape: tuple[int, ...], feature_names: list[str] | None, label: str | None
+    path: str | Path,
+    input_shape: tuple[int, ...],
+    feature_names: list[str] | None,
+    label: str | None,
 ) -> np.ndarray:
     """Features of new rows to predict, in the layout a trained experiment expects.
 
@@ -249,12 +277,16 @@ def load_features(
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise DataError(f"{path} does not exist; give a CSV, Parquet or NPZ file of rows to predict")
+        raise DataError(
+            f"{path} does not exist; give a CSV, Parquet or NPZ file of rows to predict"
+        )
     if path.suffix.lower() == ".npz":
         try:
             with np.load(path, allow_pickle=False) as npz:
                 if "X" not in npz:
-                    raise DataError(f"{path.name} must hold an array 'X'; it holds: {', '.join(npz.files)}")
+                    raise DataError(
+                        f"{path.name} must hold an array 'X'; it holds: {', '.join(npz.files)}"
+                    )
                 X = npz["X"].astype(np.float32)
         except DataError:
             raise
@@ -262,7 +294,11 @@ def load_features(
             raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
         if len(X) == 0:
             raise DataError(f"{path.name} has no rows to predict")
-        return X.reshape(len(X), *input_shape) if X.reshape(len(X), -1).shape[1] == int(np.prod(input_shape)) else X
+        return (
+            X.reshape(len(X), *input_shape)
+            if X.reshape(len(X), -1).shape[1] == int(np.prod(input_shape))
+            else X
+        )
     frame = _read_frame(path)
     if len(frame) == 0:
         raise DataError(f"{path.name} has a header but no rows to predict")

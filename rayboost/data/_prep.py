@@ -33,7 +33,11 @@ class Scaler:
         return ((X - self.mean) / self.std).astype(np.float32)
 
     def to_dict(self) -> dict[str, list[float]]:
-        return {"mean": self.mean.ravel().tolist(), "std": self.std.ravel().tolist(), "shape": list(self.mean.shape)}
+        return {
+            "mean": self.mean.ravel().tolist(),
+            "std": self.std.ravel().tolist(),
+            "shape": list(self.mean.shape),
+        }
 
     @classmethod
     def from_dict(cls, record: dict) -> Scaler:

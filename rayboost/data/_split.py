@@ -52,25 +52,40 @@ class Split:
         )
 
 
-def split_dataset(dataset: Dataset, seed: int, val_fraction: float = 0.2, test_fraction: float = 0.2) -> Split:
+def split_dataset(
+    dataset: Dataset, seed: int, val_fraction: float = 0.2, test_fraction: float = 0.2
+) -> Split:
     """Split rows into train/val/test, stratified by class for classification."""
     rows = np.arange(len(dataset.y))
     stratified = dataset.task == "classification"
     if stratified:
         counts = np.bincount(dataset.y)
         if counts.min() < 3:
-            rare = dataset.classes[int(np.argmin(counts))] if dataset.classes else int(np.argmin(counts))
+            rare = (
+                dataset.classes[int(np.argmin(counts))]
+                if dataset.classes
+                else int(np.argmin(counts))
+            )
             raise DataError(
                 f"class {rare!r} has {counts.min()} rows; each class needs at least 3 to appear in "
                 "train, validation and test; add rows or drop that class"
             )
     strat = dataset.y if stratified else None
     try:
-        rest, test = train_test_split(rows, test_size=test_fraction, random_state=seed, stratify=strat)
+        rest, test = train_test_split(
+            rows, test_size=test_fraction, random_state=seed, stratify=strat
+        )
         strat_rest = dataset.y[rest] if stratified else None
         train, val = train_test_split(
-            rest, test_size=val_fraction / (1.0 - test_fraction), random_state=seed + 1, stratify=strat_rest
+            rest,
+            test_size=val_fraction / (1.0 - test_fraction),
+            random_state=seed + 1,
+            stratify=strat_rest,
         )
     except ValueError as exc:
-        raise DataError(f"cannot split {dataset.name}: {exc}; add rows or change data.val_fraction") from None
-    return Split(np.sort(train), np.sort(val), np.sort(test), seed, stratified, dataset.fingerprint())
+        raise DataError(
+            f"cannot split {dataset.name}: {exc}; add rows or change data.val_fraction"
+        ) from None
+    return Split(
+        np.sort(train), np.sort(val), np.sort(test), seed, stratified, dataset.fingerprint()
+    )

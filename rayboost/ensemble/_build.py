@@ -39,7 +39,9 @@ class EnsembleFit:
     rows: list[dict[str, Any]]  # the members table, one row per member plus "ensemble"
     summary: dict[str, Any] = field(default_factory=dict)
     temperatures: list[float | None] = field(default_factory=list)  # per member; None: not scaled
-    refits: dict[str, Refit] = field(default_factory=dict)  # member name -> its refit on train + validation
+    refits: dict[str, Refit] = field(
+        default_factory=dict
+    )  # member name -> its refit on train + validation
 
 
 @dataclass
@@ -60,10 +62,14 @@ def user_weights(members: list[Member], given: dict[str, float]) -> np.ndarray:
     names = [m.name for m in members]
     unknown = sorted(set(given) - set(names))
     if unknown:
-        raise ConfigError(f"ensemble.weights: unknown member {unknown[0]!r}; members are: {', '.join(names)}")
+        raise ConfigError(
+            f"ensemble.weights: unknown member {unknown[0]!r}; members are: {', '.join(names)}"
+        )
     w = np.array([float(given.get(name, 0.0)) for name in names])
     if w.sum() <= 0:
-        raise ConfigError(f"ensemble.weights: give a positive weight to at least one of: {', '.join(names)}")
+        raise ConfigError(
+            f"ensemble.weights: give a positive weight to at least one of: {', '.join(names)}"
+        )
     return w
 
 
@@ -88,7 +94,9 @@ def fit_ensemble(
     of every score on validation; then, with ``refit``, the members trained again on train +
     validation rows; then one test pass over every member (both versions of a refit one)."""
     if not members:
-        raise ConfigError("the ensemble has no members; enable nets (ensemble.top_k), xgboost or linear")
+        raise ConfigError(
+            "the ensemble has no members; enable nets (ensemble.top_k), xgboost or linear"
+        )
     P_raw = np.stack([m.val_pred for m in members]).astype(np.float64)
     y_val = np.asarray(y_val)
     if task == "classification":
@@ -100,6 +108,7 @@ def fit_ensemble(
         P_raw, y_val, task=task, method=method, weights=given, calibrate=calibrate, seed=seed
     )
     refits = refit(members, w) if refit is not None else {}
+
     # -- temperatures, weights and refits are fixed; only now does any model see the test rows --
     def test_output(model: Predictor, t: float | None) -> np.ndarray:
         return apply_temperature(model.predict_output(X_test), t)
@@ -109,32 +118,45 @@ def fit_ensemble(
     for i, (member, t) in enumerate(zip(members, temperatures, strict=True)):
         if member.name in refits:
             P_final[i] = test_output(refits[member.name].model, t)
-    ens_val, ens_test, ens_final = weighted_average(P_val, w), weighted_average(P_test, w), weighted_average(P_final, w)
+    ens_val, ens_test, ens_final = (
+        weighted_average(P_val, w),
+        weighted_average(P_test, w),
+        weighted_average(P_final, w),
+    )
     rows = []
     for i, member in enumerate(members):
         again = member.name in refits
         rows.append(
             {
-                "member": member.name, "kind": member.kind, "trial_id": member.trial_id, "weight": float(w[i]),
-                "temperature": temperatures[i], "refit": again,
+                "member": member.name,
+                "kind": member.kind,
+                "trial_id": member.trial_id,
+                "weight": float(w[i]),
+                "temperature": temperatures[i],
+                "refit": again,
                 **_prefixed("val", score(P_val[i], y_val, task=task)),
                 **_prefixed("cv", score(cv_members[i], y_val, task=task)),
                 **_prefixed("test", score(P_test[i], y_test, task=task)),
                 **(_prefixed("refit_test", score(P_final[i], y_test, task=task)) if again else {}),
             }
-        )  # fmt: skip
+        )
     rows.append(
         {
-            "member": "ensemble", "kind": "ensemble", "trial_id": None, "weight": float(w.sum()), "temperature": None,
+            "member": "ensemble",
+            "kind": "ensemble",
+            "trial_id": None,
+            "weight": float(w.sum()),
+            "temperature": None,
             "refit": bool(refits),
             **_prefixed("val", score(ens_val, y_val, task=task)),
             **_prefixed("cv", score(cv_ensemble, y_val, task=task)),
             **_prefixed("test", score(ens_test, y_test, task=task)),
             **(_prefixed("refit_test", score(ens_final, y_test, task=task)) if refits else {}),
         }
-    )  # fmt: skip
+    )
     metric = "accuracy" if task == "classification" else "rmse"
     sign = 1.0 if task == "classification" else -1.0
+
     # the best member is chosen the honest way: by its validation score (ties: validation
     # log loss, then the first listed), as the greedy weights pick their first member
     def rank(i: int) -> tuple[float, float, int]:
@@ -153,10 +175,14 @@ def fit_ensemble(
         f"ensemble_test_{metric}": rows[-1][f"{final}_{metric}"],
         f"ensemble_before_refit_test_{metric}": rows[-1][f"test_{metric}"],
         "best_member": members[best].name,
-        f"best_member_test_{metric}": rows[best].get(f"refit_test_{metric}", rows[best][f"test_{metric}"]),
+        f"best_member_test_{metric}": rows[best].get(
+            f"refit_test_{metric}", rows[best][f"test_{metric}"]
+        ),
         "ensemble_minus_best": ci["diff"],
         "ensemble_minus_best_ci": [ci["ci_low"], ci["ci_high"]],
         # what each non-net member learned: XGBoost's rounds and best iteration, the linear C/alpha
-        "members_info": {m.name: getattr(m.model, "summary_", None) for m in members if m.kind != "net"},
+        "members_info": {
+            m.name: getattr(m.model, "summary_", None) for m in members if m.kind != "net"
+        },
     }
     return EnsembleFit(method, w, rows, summary, temperatures, refits)

@@ -16,13 +16,17 @@ from rayboost.ensemble._weights import fit_weights, weighted_average
 __all__ = ["calibrate_members", "cross_fit"]
 
 
-def calibrate_members(P: np.ndarray, y: np.ndarray, task: str, calibrate: bool) -> tuple[np.ndarray, list[float | None]]:
+def calibrate_members(
+    P: np.ndarray, y: np.ndarray, task: str, calibrate: bool
+) -> tuple[np.ndarray, list[float | None]]:
     """Each member's temperature fit on (P[i], y) and applied: (calibrated P, temperatures).
     Regression members, or ``calibrate=False``, keep their predictions (temperature None)."""
     if task != "classification" or not calibrate:
         return P, [None] * len(P)
     temperatures: list[float | None] = [fit_temperature(p, y) for p in P]
-    return np.stack([apply_temperature(p, t) for p, t in zip(P, temperatures, strict=True)]), temperatures
+    return np.stack(
+        [apply_temperature(p, t) for p, t in zip(P, temperatures, strict=True)]
+    ), temperatures
 
 
 def cross_fit(
@@ -47,7 +51,9 @@ def cross_fit(
         fit_rows = np.setdiff1d(order, held)
         P_fit, temperatures = calibrate_members(P[:, fit_rows], y[fit_rows], task, calibrate)
         w = fit_weights(P_fit, y[fit_rows], task=task, method=method, weights=weights, seed=seed)
-        P_held = np.stack([apply_temperature(p, t) for p, t in zip(P[:, held], temperatures, strict=True)])
+        P_held = np.stack(
+            [apply_temperature(p, t) for p, t in zip(P[:, held], temperatures, strict=True)]
+        )
         members_oof[:, held] = P_held
         ensemble_oof[held] = weighted_average(P_held, w)
     return members_oof, ensemble_oof

@@ -27,12 +27,18 @@ REFIT = "refit"
 """A member's folder keeps its refit on train + validation rows in this subfolder."""
 
 
-def save_ensemble(paths: ExperimentPaths, members: list[Member], fit: EnsembleFit, task: str, classes: Any) -> None:
+def save_ensemble(
+    paths: ExperimentPaths, members: list[Member], fit: EnsembleFit, task: str, classes: Any
+) -> None:
     """Write every member's model and validation predictions, then ensemble.json (atomically).
 
     An earlier ensemble.json is moved to ``ensemble/history/`` first: nothing is lost.
     """
-    previous = {e["member"]: e["trial_id"] for e in read_json(paths.ensemble)["members"]} if paths.ensemble.exists() else {}
+    previous = (
+        {e["member"]: e["trial_id"] for e in read_json(paths.ensemble)["members"]}
+        if paths.ensemble.exists()
+        else {}
+    )
     for member in members:
         folder = paths.member_dir(member.name)
         if (folder / "val_pred.npy").exists() and previous.get(member.name) == member.trial_id:
@@ -58,11 +64,18 @@ def save_ensemble(paths: ExperimentPaths, members: list[Member], fit: EnsembleFi
         "classes": classes,
         "members": [
             {
-                "member": m.name, "kind": m.kind, "trial_id": m.trial_id, "weight": float(w), "temperature": t,
-                "refit": m.name in fit.refits, "val_pred_sha256": _digest(m.val_pred),
+                "member": m.name,
+                "kind": m.kind,
+                "trial_id": m.trial_id,
+                "weight": float(w),
+                "temperature": t,
+                "refit": m.name in fit.refits,
+                "val_pred_sha256": _digest(m.val_pred),
                 **({"refit_record": fit.refits[m.name].record} if m.name in fit.refits else {}),
-            }  # fmt: skip
-            for m, w, t in zip(members, fit.weights, fit.temperatures or [None] * len(members), strict=True)
+            }
+            for m, w, t in zip(
+                members, fit.weights, fit.temperatures or [None] * len(members), strict=True
+            )
         ],
         "table": fit.rows,
         "summary": fit.summary,
@@ -141,7 +154,9 @@ class EnsembleModel:
     ) -> None:
         self.members_ = members
         self.weights_ = np.asarray(weights, dtype=np.float64)
-        self.temperatures_ = list(temperatures) if temperatures is not None else [None] * len(members)
+        self.temperatures_ = (
+            list(temperatures) if temperatures is not None else [None] * len(members)
+        )
         self.scaler_ = scaler
         self.task_ = task
         self.classes_ = None if classes is None else np.asarray(classes)
@@ -151,16 +166,23 @@ class EnsembleModel:
     def load(cls, paths: ExperimentPaths) -> EnsembleModel:
         record = _read(paths)
         input_shape = tuple(ExperimentMeta.read(paths).input_shape)
-        used = [e for e in record["members"] if e["weight"] > 0]  # zero-weight members are never loaded nor run
+        used = [
+            e for e in record["members"] if e["weight"] > 0
+        ]  # zero-weight members are never loaded nor run
         # a member refit on train + validation predicts with that version
         for entry in used:
             _check_member_files(paths, entry)
         folders = [paths.member_dir(e["member"]) / (REFIT if e.get("refit") else "") for e in used]
-        members = [(e["member"], MEMBER_KINDS[e["kind"]].load(f)) for e, f in zip(used, folders, strict=True)]
+        members = [
+            (e["member"], MEMBER_KINDS[e["kind"]].load(f))
+            for e, f in zip(used, folders, strict=True)
+        ]
         weights = np.array([e["weight"] for e in used])
         temperatures = [e.get("temperature") for e in used]  # absent: saved before calibration
         scaler = Scaler.from_dict(read_json(paths.scaler))
-        return cls(members, weights, scaler, record["task"], record["classes"], input_shape, temperatures)
+        return cls(
+            members, weights, scaler, record["task"], record["classes"], input_shape, temperatures
+        )
 
     def _prepare(self, X: Any) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
@@ -181,12 +203,16 @@ class EnsembleModel:
         """Class probabilities (N, C) or regression values (N, 1)."""
         Xs = self._prepare(X)
         outputs = [model.predict_output(Xs) for _, model in self.members_]
-        P = np.stack([apply_temperature(p, t) for p, t in zip(outputs, self.temperatures_, strict=True)])
+        P = np.stack(
+            [apply_temperature(p, t) for p, t in zip(outputs, self.temperatures_, strict=True)]
+        )
         return weighted_average(P, self.weights_)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         if self.task_ != "classification":
-            raise DataError("predict_proba is for classification; this ensemble does regression: use predict")
+            raise DataError(
+                "predict_proba is for classification; this ensemble does regression: use predict"
+            )
         return self.predict_output(X)
 
     def predict(self, X: Any) -> np.ndarray:

@@ -216,7 +216,9 @@ def _greedy_loss(cols: np.ndarray, y: np.ndarray, task: str, n_iter: int) -> np.
     return best_counts / best_counts.sum()
 
 
-def _bagged(cols: np.ndarray, y: np.ndarray, task: str, n_iter: int, n_bags: int, seed: int) -> np.ndarray:
+def _bagged(
+    cols: np.ndarray, y: np.ndarray, task: str, n_iter: int, n_bags: int, seed: int
+) -> np.ndarray:
     """Bagged ensemble selection: :func:`_greedy_loss` on ``n_bags`` bootstrap resamples of the
     validation rows, the weights averaged. A member that only one resample's noise favours gets
     a small share instead of a large one; weights below 1% are then dropped."""

@@ -37,10 +37,17 @@ class SeparableConv2d(nn.Module):
     Parameters (no bias): k²·C_in + C_in·C_out, against k²·C_in·C_out for a standard conv.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True
+    ) -> None:
         super().__init__()
         self.depthwise = nn.Conv2d(
-            in_channels, in_channels, kernel_size, padding=kernel_size // 2, groups=in_channels, bias=False
+            in_channels,
+            in_channels,
+            kernel_size,
+            padding=kernel_size // 2,
+            groups=in_channels,
+            bias=False,
         )
         self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=bias)
 
@@ -49,7 +56,9 @@ class SeparableConv2d(nn.Module):
         return self.pointwise(self.depthwise(x))
 
 
-def _placed(core: nn.Module, bn: nn.Module | None, act: nn.Module, placement: str) -> list[nn.Module]:
+def _placed(
+    core: nn.Module, bn: nn.Module | None, act: nn.Module, placement: str
+) -> list[nn.Module]:
     if placement == "before":  # core -> BN -> activation
         return [core, bn, act]  # type: ignore[list-item]
     if placement == "after":  # core -> activation -> BN
@@ -61,14 +70,22 @@ class ConvUnit(nn.Sequential):
     """(N, C_in, H, W) -> (N, C_out, H, W): conv, BatchNorm placed as asked, activation."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int, conv: str, bn: str, activation: str
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        conv: str,
+        bn: str,
+        activation: str,
     ) -> None:
         bias = bn != "before"  # BN's beta replaces the bias when BN follows the conv directly
         core: nn.Module
         if conv == "separable":
             core = SeparableConv2d(in_channels, out_channels, kernel_size, bias=bias)
         else:
-            core = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
+            core = nn.Conv2d(
+                in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias
+            )
         norm = nn.BatchNorm2d(out_channels) if bn != "none" else None
         super().__init__(*_placed(core, norm, make_activation(activation), bn))
 
@@ -76,7 +93,9 @@ class ConvUnit(nn.Sequential):
 class DenseUnit(nn.Sequential):
     """(N, D_in) -> (N, D_out): linear, BatchNorm placed as asked, activation, dropout."""
 
-    def __init__(self, in_features: int, out_features: int, bn: str, activation: str, dropout: float) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bn: str, activation: str, dropout: float
+    ) -> None:
         core = nn.Linear(in_features, out_features, bias=bn != "before")
         norm = nn.BatchNorm1d(out_features) if bn != "none" else None
         layers = _placed(core, norm, make_activation(activation), bn)
@@ -106,7 +125,16 @@ class ConvStage(nn.Module):
         super().__init__()
         units = []
         for i, kind in enumerate(kinds):
-            units.append(ConvUnit(in_channels if i == 0 else out_channels, out_channels, kernel_size, kind, bn, activation))
+            units.append(
+                ConvUnit(
+                    in_channels if i == 0 else out_channels,
+                    out_channels,
+                    kernel_size,
+                    kind,
+                    bn,
+                    activation,
+                )
+            )
         self.units = nn.Sequential(*units)
         self.shortcut: nn.Module | None = None
         if residual:

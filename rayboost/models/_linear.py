@@ -298,10 +298,16 @@ class LinearModel:
         model.n_classes_ = self.n_classes_
         model._set_arrays(_estimator_arrays(scaler, est))
         if model.task == "classification" and len(model.classes_) != len(self.classes_):
-            raise DataError("the refit rows miss a class the model was fit on; refit on train + validation rows")
+            raise DataError(
+                "the refit rows miss a class the model was fit on; refit on train + validation rows"
+            )
         model.n_features_ = self.n_features_
         model.chosen_ = dict(self.chosen_)
-        model.summary_ = {**self.summary_, "refit_rows": len(Xa), "fit_s": time.perf_counter() - start}
+        model.summary_ = {
+            **self.summary_,
+            "refit_rows": len(Xa),
+            "fit_s": time.perf_counter() - start,
+        }
         return model
 
     def _check_fitted(self) -> None:

@@ -37,11 +37,30 @@ class CNN(nn.Module):
         stages: list[nn.Module] = []
         for i in range(int(p["blocks"])):
             out = first * 2**i if cap is None else min(first * 2**i, cap)
-            kinds = ["standard" if i == 0 and j == 0 and p["stem"] == "standard" else p["conv"] for j in range(convs)]
-            if convs == 1 and not residual:  # the unit itself: the same modules (and state keys) as a stage of one
-                stages.append(ConvUnit(channels, out, int(p["kernel_size"]), kinds[0], p["bn"], p["activation"]))
+            kinds = [
+                "standard" if i == 0 and j == 0 and p["stem"] == "standard" else p["conv"]
+                for j in range(convs)
+            ]
+            if (
+                convs == 1 and not residual
+            ):  # the unit itself: the same modules (and state keys) as a stage of one
+                stages.append(
+                    ConvUnit(
+                        channels, out, int(p["kernel_size"]), kinds[0], p["bn"], p["activation"]
+                    )
+                )
             else:
-                stages.append(ConvStage(channels, out, int(p["kernel_size"]), kinds, p["bn"], p["activation"], residual))
+                stages.append(
+                    ConvStage(
+                        channels,
+                        out,
+                        int(p["kernel_size"]),
+                        kinds,
+                        p["bn"],
+                        p["activation"],
+                        residual,
+                    )
+                )
             if min(height, width) >= 2:
                 stages.append(nn.MaxPool2d(2))
                 height, width = height // 2, width // 2
@@ -50,7 +69,9 @@ class CNN(nn.Module):
             channels = out
         self.features = nn.Sequential(*stages)
         # (N, C, h, w) -> (N, C) by global average pooling, or -> (N, C·h·w) flattened
-        self.pool: nn.Module = nn.AdaptiveAvgPool2d(1) if p.get("head", "gap") == "gap" else nn.Identity()
+        self.pool: nn.Module = (
+            nn.AdaptiveAvgPool2d(1) if p.get("head", "gap") == "gap" else nn.Identity()
+        )
         head_in = channels if p.get("head", "gap") == "gap" else channels * height * width
         self.head = nn.Sequential(
             DenseUnit(head_in, int(p["head_units"]), p["bn"], p["activation"], float(p["dropout"])),

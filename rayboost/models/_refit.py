@@ -41,4 +41,6 @@ def refit_net(
         if not math.isfinite(loss):
             return None
     state = {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()}
-    return NetModel(family, params, data.input_shape, n_outputs, task, trainer.y_mean, trainer.y_std, state)
+    return NetModel(
+        family, params, data.input_shape, n_outputs, task, trainer.y_mean, trainer.y_std, state
+    )

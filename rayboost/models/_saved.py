@@ -41,15 +41,22 @@ class NetModel:
         self.model.eval()
 
     def predict_output(self, X: np.ndarray) -> np.ndarray:
-        return predict_output(self.model, np.asarray(X, dtype=np.float32), self.task, self.y_mean, self.y_std)
+        return predict_output(
+            self.model, np.asarray(X, dtype=np.float32), self.task, self.y_mean, self.y_std
+        )
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         torch.save(self.model.state_dict(), folder / "model.pt")
         meta = {
-            "family": self.family, "params": self.params, "input_shape": list(self.input_shape),
-            "n_outputs": self.n_outputs, "task": self.task, "y_mean": self.y_mean, "y_std": self.y_std,
-        }  # fmt: skip
+            "family": self.family,
+            "params": self.params,
+            "input_shape": list(self.input_shape),
+            "n_outputs": self.n_outputs,
+            "task": self.task,
+            "y_mean": self.y_mean,
+            "y_std": self.y_std,
+        }
         write_json_atomic(folder / "net.json", meta)
 
     @classmethod
@@ -57,6 +64,12 @@ class NetModel:
         meta = json.loads((folder / "net.json").read_text())
         state = torch.load(folder / "model.pt", weights_only=True)
         return cls(
-            meta["family"], meta["params"], tuple(meta["input_shape"]), meta["n_outputs"], meta["task"],
-            meta["y_mean"], meta["y_std"], state,
-        )  # fmt: skip
+            meta["family"],
+            meta["params"],
+            tuple(meta["input_shape"]),
+            meta["n_outputs"],
+            meta["task"],
+            meta["y_mean"],
+            meta["y_std"],
+            state,
+        )

@@ -17,7 +17,15 @@ from rayboost.data import TrialData
 from rayboost.models._measure import count_madds, count_params
 from rayboost.models._nets import build_net
 
-__all__ = ["NetTrainer", "lr_at", "metric_name", "predict_output", "shift_pixels", "shift_images", "target_scaling"]
+__all__ = [
+    "NetTrainer",
+    "lr_at",
+    "metric_name",
+    "predict_output",
+    "shift_pixels",
+    "shift_images",
+    "target_scaling",
+]
 
 EVAL_BATCH = 2048
 ONECYCLE_WARMUP, ONECYCLE_START_DIV, ONECYCLE_FINAL_DIV = 0.25, 25.0, 1e4
@@ -44,7 +52,12 @@ def lr_at(schedule: str, step: int, total: int, peak: float) -> float:
         final = start / ONECYCLE_FINAL_DIV
         if t < ONECYCLE_WARMUP:
             return start + (peak - start) * (1 - math.cos(math.pi * t / ONECYCLE_WARMUP)) / 2
-        return final + (peak - final) * (1 + math.cos(math.pi * (t - ONECYCLE_WARMUP) / (1 - ONECYCLE_WARMUP))) / 2
+        return (
+            final
+            + (peak - final)
+            * (1 + math.cos(math.pi * (t - ONECYCLE_WARMUP) / (1 - ONECYCLE_WARMUP)))
+            / 2
+        )
     if schedule == "cosine":
         warm = max(1, round(COSINE_WARMUP * (total - 1)))
         if step < warm:
@@ -66,8 +79,12 @@ def shift_images(x: torch.Tensor, pad: int, flip: bool, generator: torch.Generat
     n, _, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")  # (N, C, H + 2p, W + 2p)
     offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(x.device)
-    rows = (offsets[0][:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # (N, 1, H, 1)
-    cols = (offsets[1][:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # (N, 1, 1, W)
+    rows = (offsets[0][:, None] + torch.arange(h, device=x.device))[
+        :, None, :, None
+    ]  # (N, 1, H, 1)
+    cols = (offsets[1][:, None] + torch.arange(w, device=x.device))[
+        :, None, None, :
+    ]  # (N, 1, 1, W)
     batch = torch.arange(n, device=x.device)[:, None, None, None]
     channels = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
     out = padded[batch, channels, rows, cols]
@@ -111,7 +128,11 @@ def _optimizer(name: str, groups: list[dict[str, Any]], lr: float) -> torch.opti
 
 @torch.no_grad()
 def predict_output(
-    model: nn.Module, X: np.ndarray | torch.Tensor, task: str, y_mean: float = 0.0, y_std: float = 1.0
+    model: nn.Module,
+    X: np.ndarray | torch.Tensor,
+    task: str,
+    y_mean: float = 0.0,
+    y_std: float = 1.0,
 ) -> np.ndarray:
     """Class probabilities (N, C) or regression values in original units (N, 1)."""
     model.eval()
@@ -156,8 +177,12 @@ class NetTrainer:
             scaled = (data.y_train - self.y_mean) / self.y_std
             self.y_train = torch.as_tensor(scaled, dtype=torch.float32, device=self.device)[:, None]
         self.y_val = data.y_val
-        self.optimizer = _optimizer(params["optimizer"], _param_groups(self.model, float(params["l2"])), float(params["lr"]))
-        self.l1_params = [g for g in self.optimizer.param_groups[0]["params"]] if params["l1"] > 0 else []
+        self.optimizer = _optimizer(
+            params["optimizer"], _param_groups(self.model, float(params["l2"])), float(params["lr"])
+        )
+        self.l1_params = (
+            [g for g in self.optimizer.param_groups[0]["params"]] if params["l1"] > 0 else []
+        )
         precision = self.params.get("precision", "fp32")
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
         # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none
@@ -169,7 +194,13 @@ class NetTrainer:
         self.flip = augment == "shift_flip"
         self.epoch = 0
         self.time_total_s = 0.0  # training + evaluation time over all epochs, across restores
-        self.best: dict[str, Any] = {"epoch": 0, "metric": None, "val_loss": math.inf, "state": None, "val_pred": None}
+        self.best: dict[str, Any] = {
+            "epoch": 0,
+            "metric": None,
+            "val_loss": math.inf,
+            "state": None,
+            "val_pred": None,
+        }
 
     # -- one step, one epoch, one evaluation -------------------------------------------------
     def _loss(self, out: torch.Tensor, y: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
@@ -248,7 +279,10 @@ class NetTrainer:
                 return {"val_loss": math.nan, "val_accuracy": math.nan}, pred
             p = np.clip(pred[np.arange(len(self.y_val)), self.y_val], 1e-15, 1.0)
             val_loss = float(-np.log(p).mean())
-            return {"val_loss": val_loss, "val_accuracy": float((pred.argmax(1) == self.y_val).mean())}, pred
+            return {
+                "val_loss": val_loss,
+                "val_accuracy": float((pred.argmax(1) == self.y_val).mean()),
+            }, pred
         err = pred[:, 0] - self.y_val
         rmse = float(np.sqrt(np.mean(err**2)))
         return {"val_loss": float(np.mean((err / self.y_std) ** 2)), "val_rmse": rmse}, pred
@@ -301,7 +335,12 @@ class NetTrainer:
             "torch_rng": torch.get_rng_state(),  # dropout draws from the global generator
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
             "scaler": self.scaler.state_dict() if self.scaler is not None else {},
-            "best": {**self.best, "val_pred": None if self.best["val_pred"] is None else torch.as_tensor(self.best["val_pred"])},
+            "best": {
+                **self.best,
+                "val_pred": None
+                if self.best["val_pred"] is None
+                else torch.as_tensor(self.best["val_pred"]),
+            },
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:

@@ -44,16 +44,57 @@ _INT_KEYS = (
 # XGBoost's tree-booster and learning-task parameters a user may set (aliases included), plus
 # rayboost's two training settings; anything else is most likely a misspelling that XGBoost would
 # ignore with only a log line.
-KNOWN_PARAMS = frozenset({
-    "eta", "learning_rate", "gamma", "min_split_loss", "max_depth", "min_child_weight", "max_delta_step",
-    "subsample", "sampling_method", "colsample_bytree", "colsample_bylevel", "colsample_bynode",
-    "lambda", "reg_lambda", "alpha", "reg_alpha", "tree_method", "scale_pos_weight", "grow_policy",
-    "max_leaves", "max_bin", "num_parallel_tree", "monotone_constraints", "interaction_constraints",
-    "multi_strategy", "max_cat_to_onehot", "max_cat_threshold", "device", "verbosity", "base_score",
-    "eval_metric", "booster", "huber_slope", "quantile_alpha", "max_cached_hist_node",
-    "refresh_leaf", "process_type", "updater", "rate_drop", "one_drop", "skip_drop", "sample_type",
-    "normalize_type", "feature_selector", "top_k", "num_boost_round", "early_stopping_rounds",
-})  # fmt: skip
+KNOWN_PARAMS = frozenset(
+    {
+        "eta",
+        "learning_rate",
+        "gamma",
+        "min_split_loss",
+        "max_depth",
+        "min_child_weight",
+        "max_delta_step",
+        "subsample",
+        "sampling_method",
+        "colsample_bytree",
+        "colsample_bylevel",
+        "colsample_bynode",
+        "lambda",
+        "reg_lambda",
+        "alpha",
+        "reg_alpha",
+        "tree_method",
+        "scale_pos_weight",
+        "grow_policy",
+        "max_leaves",
+        "max_bin",
+        "num_parallel_tree",
+        "monotone_constraints",
+        "interaction_constraints",
+        "multi_strategy",
+        "max_cat_to_onehot",
+        "max_cat_threshold",
+        "device",
+        "verbosity",
+        "base_score",
+        "eval_metric",
+        "booster",
+        "huber_slope",
+        "quantile_alpha",
+        "max_cached_hist_node",
+        "refresh_leaf",
+        "process_type",
+        "updater",
+        "rate_drop",
+        "one_drop",
+        "skip_drop",
+        "sample_type",
+        "normalize_type",
+        "feature_selector",
+        "top_k",
+        "num_boost_round",
+        "early_stopping_rounds",
+    }
+)
 
 
 def check_params(params: dict[str, Any]) -> None:
@@ -72,7 +113,9 @@ def check_params(params: dict[str, Any]) -> None:
             raise ConfigError(f"ensemble.xgboost_params: unknown XGBoost parameter {key!r}{did}")
     for key, value in params.items():
         if isinstance(value, float) and not np.isfinite(value):
-            raise ConfigError(f"ensemble.xgboost_params.{key}: expected a finite number, got {value!r}")
+            raise ConfigError(
+                f"ensemble.xgboost_params.{key}: expected a finite number, got {value!r}"
+            )
     _as_int_params(params)
 
 
@@ -170,7 +213,12 @@ class XGBoostModel:
         return booster, rounds, patience
 
     def fit(
-        self, X_train: object, y_train: object, X_val: object, y_val: object, deadline: float | None = None
+        self,
+        X_train: object,
+        y_train: object,
+        X_val: object,
+        y_val: object,
+        deadline: float | None = None,
     ) -> XGBoostModel:
         """Train on the train split; early stopping looks at the validation split only.
 
@@ -225,12 +273,17 @@ class XGBoostModel:
         rounds = self.best_iteration_ + 1
         start = time.perf_counter()
         dtrain = xgb.DMatrix(Xa, label=ya, nthread=booster_params["nthread"])
-        model.booster_ = xgb.train(booster_params, dtrain, num_boost_round=rounds, verbose_eval=False)
+        model.booster_ = xgb.train(
+            booster_params, dtrain, num_boost_round=rounds, verbose_eval=False
+        )
         model.best_iteration_ = rounds - 1
         model.n_features_ = self.n_features_
         model.summary_ = {
-            **self.summary_, "refit_rows": len(Xa), "refit_rounds": rounds, "fit_s": time.perf_counter() - start,
-        }  # fmt: skip
+            **self.summary_,
+            "refit_rows": len(Xa),
+            "refit_rounds": rounds,
+            "fit_s": time.perf_counter() - start,
+        }
         return model
 
     def _check_fitted(self) -> None:

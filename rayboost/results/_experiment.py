@@ -18,9 +18,19 @@ from rayboost.results._frames import best_trial, epochs_frame, trials_frame
 __all__ = ["Experiment", "experiments", "load"]
 
 EXPERIMENT_COLUMNS = [
-    "name", "status", "dataset", "task", "family", "metric", "n_trials", "best_val", "test_score",
-    "created_at", "duration_s", "path",
-]  # fmt: skip
+    "name",
+    "status",
+    "dataset",
+    "task",
+    "family",
+    "metric",
+    "n_trials",
+    "best_val",
+    "test_score",
+    "created_at",
+    "duration_s",
+    "path",
+]
 
 
 class Experiment:
@@ -115,7 +125,9 @@ class Experiment:
             "metric": self.metric,
             "n_trials": len(trials),
             "best_trial_id": None if best is None else best["trial_id"],
-            f"best_val_{self.metric}": None if best is None else float(best[f"best_val_{self.metric}"]),
+            f"best_val_{self.metric}": None
+            if best is None
+            else float(best[f"best_val_{self.metric}"]),
             "test": None,
         }
 
@@ -135,7 +147,9 @@ def live_status(paths: ExperimentPaths, meta: dict[str, Any]) -> str:
 def _storage(storage: str | Path | None) -> Path:
     path = Path(storage).expanduser() if storage is not None else default_storage()
     if path.exists() and not path.is_dir():
-        raise ExperimentError(f"storage {path} is a file, not a folder of experiments; pass the folder")
+        raise ExperimentError(
+            f"storage {path} is a file, not a folder of experiments; pass the folder"
+        )
     return path
 
 

@@ -31,9 +31,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["best_trial", "epochs_frame", "rank_trials", "trial_columns", "trial_params", "trials_frame"]
+__all__ = [
+    "best_trial",
+    "epochs_frame",
+    "rank_trials",
+    "trial_columns",
+    "trial_params",
+    "trials_frame",
+]
 
-EPOCH_COLUMNS = ["trial_id", "epoch", "train_loss", "val_loss", "{val}", "epoch_time_s", "time_total_s", "node_id"]
+EPOCH_COLUMNS = [
+    "trial_id",
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "{val}",
+    "epoch_time_s",
+    "time_total_s",
+    "node_id",
+]
 
 
 def epochs_frame(records: list[dict[str, Any]], metric: str) -> pd.DataFrame:
@@ -52,24 +68,46 @@ def epochs_frame(records: list[dict[str, Any]], metric: str) -> pd.DataFrame:
 
 def trial_columns(metric: str, param_names: list[str]) -> list[str]:
     return [
-        "trial_id", "status", *[f"param_{p}" for p in param_names], f"best_val_{metric}", "best_val_loss", "best_epoch",
-        "epochs", "asha_stopped", "budget_stopped", "patience_stopped", "duration_s", "n_params", "madds", "node_id", "error",
-    ]  # fmt: skip
+        "trial_id",
+        "status",
+        *[f"param_{p}" for p in param_names],
+        f"best_val_{metric}",
+        "best_val_loss",
+        "best_epoch",
+        "epochs",
+        "asha_stopped",
+        "budget_stopped",
+        "patience_stopped",
+        "duration_s",
+        "n_params",
+        "madds",
+        "node_id",
+        "error",
+    ]
 
 
 def trials_frame(
-    events: list[dict[str, Any]], epochs: pd.DataFrame, epoch_records: list[dict[str, Any]],
-    metric: str, mode: str, scheduler: str, known: set[str] | None = None,
-) -> pd.DataFrame:  # fmt: skip
+    events: list[dict[str, Any]],
+    epochs: pd.DataFrame,
+    epoch_records: list[dict[str, Any]],
+    metric: str,
+    mode: str,
+    scheduler: str,
+    known: set[str] | None = None,
+) -> pd.DataFrame:
     """One row per trial, from start/end events and the deduplicated epochs."""
     trials: dict[str, dict[str, Any]] = {}
     for event in events:
-        row = trials.setdefault(event["trial_id"], {"trial_id": event["trial_id"], "params": {}, "start": event["time"]})
+        row = trials.setdefault(
+            event["trial_id"], {"trial_id": event["trial_id"], "params": {}, "start": event["time"]}
+        )
         if event["event"] == "start":
             row["params"] = row["params"] or event.get("params", {})
             row["status"], row["end"], row["finished"], row["error"] = "running", None, False, None
         else:
-            row.update(status=event["status"], end=event["time"], finished=event.get("finished", False))
+            row.update(
+                status=event["status"], end=event["time"], finished=event.get("finished", False)
+            )
             row["error"] = event.get("error") or None
             row["budget"] = event.get("stopped_by") == "time_budget"
     param_names = sorted({name for row in trials.values() for name in row["params"]})
@@ -95,11 +133,17 @@ def trials_frame(
             row["best_val_loss"] = float(best["val_loss"])
             row["best_epoch"] = int(best["epoch"])
         else:
-            row[f"best_val_{metric}"], row["best_val_loss"], row["best_epoch"] = np.nan, np.nan, pd.NA
+            row[f"best_val_{metric}"], row["best_val_loss"], row["best_epoch"] = (
+                np.nan,
+                np.nan,
+                pd.NA,
+            )
         row["epochs"] = int(mine["epoch"].max()) if len(mine) else 0
         row["patience_stopped"] = bool(last.get("patience_stop", False)) and status == "completed"
         row["budget_stopped"] = status == "stopped" and bool(info.get("budget"))
-        row["asha_stopped"] = status == "stopped" and scheduler == "asha" and not row["budget_stopped"]
+        row["asha_stopped"] = (
+            status == "stopped" and scheduler == "asha" and not row["budget_stopped"]
+        )
         end = info.get("end") or last.get("time") or info["start"]
         row["duration_s"] = float(end - info["start"])
         row["n_params"] = last.get("n_params")
@@ -117,7 +161,9 @@ def _best_epoch(epochs: pd.DataFrame, val: str, mode: str) -> pd.Series:
     validation loss, then the earliest."""
     scored = epochs[epochs[val].notna()]
     scored = scored.assign(_loss=scored["val_loss"].astype(float).fillna(np.inf))
-    return scored.sort_values([val, "_loss", "epoch"], ascending=[mode == "min", True, True], kind="stable").iloc[0]
+    return scored.sort_values(
+        [val, "_loss", "epoch"], ascending=[mode == "min", True, True], kind="stable"
+    ).iloc[0]
 
 
 def rank_trials(trials: pd.DataFrame, metric: str, mode: str) -> pd.DataFrame:
@@ -125,9 +171,17 @@ def rank_trials(trials: pd.DataFrame, metric: str, mode: str) -> pd.DataFrame:
     (common when a small validation split is all right) by the validation loss there, then by
     fewer epochs."""
     scored = trials[trials[f"best_val_{metric}"].notna() & (trials["status"] != "abandoned")]
-    loss = scored["best_val_loss"].astype(float).fillna(np.inf) if "best_val_loss" in scored else np.inf
+    loss = (
+        scored["best_val_loss"].astype(float).fillna(np.inf)
+        if "best_val_loss" in scored
+        else np.inf
+    )
     keys, ascending = [f"best_val_{metric}", "_loss", "best_epoch"], [mode == "min", True, True]
-    return scored.assign(_loss=loss).sort_values(keys, ascending=ascending, kind="stable").drop(columns="_loss")
+    return (
+        scored.assign(_loss=loss)
+        .sort_values(keys, ascending=ascending, kind="stable")
+        .drop(columns="_loss")
+    )
 
 
 def best_trial(trials: pd.DataFrame, metric: str, mode: str) -> pd.Series | None:
@@ -140,7 +194,7 @@ def best_trial(trials: pd.DataFrame, metric: str, mode: str) -> pd.Series | None
 def trial_params(row: pd.Series) -> dict[str, Any]:
     """A trial's hyperparameters from its ``trials()`` row, as plain Python values."""
     return {
-        column[len("param_"):]: value.item() if isinstance(value, np.generic) else value
+        column[len("param_") :]: value.item() if isinstance(value, np.generic) else value
         for column, value in row.items()
         if column.startswith("param_") and not (isinstance(value, float) and np.isnan(value))
     }

@@ -11,7 +11,18 @@ from rayboost.results._frames import rank_trials
 __all__ = ["format_summary", "leaderboard", "render"]
 
 KEY_PARAMS = (
-    "conv", "bn", "filters", "blocks", "convs", "residual", "head", "units", "layers", "dropout", "lr", "batch_size",
+    "conv",
+    "bn",
+    "filters",
+    "blocks",
+    "convs",
+    "residual",
+    "head",
+    "units",
+    "layers",
+    "dropout",
+    "lr",
+    "batch_size",
     "schedule",
 )
 
@@ -22,7 +33,7 @@ def leaderboard(trials: pd.DataFrame, metric: str, mode: str, n: int = 10) -> pd
     ordered = rank_trials(trials, metric, mode).head(n)
     params = [f"param_{p}" for p in KEY_PARAMS if f"param_{p}" in ordered]
     frame = ordered[["trial_id", value, "best_epoch", "epochs", "status", *params, "n_params"]]
-    return frame.rename(columns={p: p[len("param_"):] for p in params}).reset_index(drop=True)
+    return frame.rename(columns={p: p[len("param_") :] for p in params}).reset_index(drop=True)
 
 
 def render(frame: pd.DataFrame, fmt: str = "table") -> str:

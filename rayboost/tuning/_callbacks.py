@@ -13,6 +13,7 @@ from rayboost._layout import ExperimentPaths
 
 __all__ = ["ProgressCallback", "RecordCallback"]
 
+
 class RecordCallback(Callback):
     """Append one JSON line per trial event (start, end) to the experiment's records.
 
@@ -40,7 +41,9 @@ class RecordCallback(Callback):
         ended = {e["trial_id"] for e in read_jsonl(self.paths.trial_events) if e["event"] == "end"}
         for trial in trials:
             if trial.trial_id not in ended and trial.last_result and trial.status != "ERROR":
-                self._event(trial, "end", status="terminated", finished=False, stopped_by="time_budget")
+                self._event(
+                    trial, "end", status="terminated", finished=False, stopped_by="time_budget"
+                )
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         message = ""
@@ -87,14 +90,24 @@ class ProgressCallback(Callback):
 
     def _print(self, text: str) -> None:
         elapsed = int(time.monotonic() - self.start)
-        print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}", file=self.out or sys.stdout, flush=True)
+        print(
+            f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}",
+            file=self.out or sys.stdout,
+            flush=True,
+        )
 
-    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+    def on_trial_result(
+        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+    ) -> None:
         # a trial reports at ASHA's rungs, at its end and every few seconds: its best epoch so
         # far ("objective", "best_epoch") may lie between two reports
         value = result.get("objective", result.get(self.metric))
         if value is not None and result.get("best_epoch", 1) and self._better(value):
-            self.best = (value, trial.trial_id, int(result.get("best_epoch", result.get("epoch", 0))))
+            self.best = (
+                value,
+                trial.trial_id,
+                int(result.get("best_epoch", result.get("epoch", 0))),
+            )
         now = time.monotonic()
         if now - self.last_print >= self.interval_s:
             self.last_print = now
@@ -102,7 +115,11 @@ class ProgressCallback(Callback):
             self._print(f"{self._done_text()}, {running} running | {self._best_text()}")
 
     def _done_text(self) -> str:
-        done = f"{self.done}/{self.n_trials} trials done" if self.n_trials is not None else f"{self.done} trials done"
+        done = (
+            f"{self.done}/{self.n_trials} trials done"
+            if self.n_trials is not None
+            else f"{self.done} trials done"
+        )
         if self.deadline is not None:
             left = max(0, int(self.deadline - time.time()))
             done += f", budget {left // 60:d}:{left % 60:02d} left"

@@ -17,7 +17,14 @@ from rayboost._env import ray_address
 from rayboost._errors import ResourceError
 from rayboost.config import RayConfig, ResourcesConfig
 
-__all__ = ["ClusterShape", "check_resources", "check_shared_storage", "cluster_shape", "connect", "disconnect"]
+__all__ = [
+    "ClusterShape",
+    "check_resources",
+    "check_shared_storage",
+    "cluster_shape",
+    "connect",
+    "disconnect",
+]
 
 
 TRIAL_MODULES = ("torch", "ray.tune", "rayboost.tuning._trainable", "torch._dynamo")
@@ -191,6 +198,7 @@ def check_resources(res: ResourcesConfig, shape: ClusterShape) -> int:
                 f"resources.gpus_per_trial={res.gpus_per_trial:g} but the largest node has {max_gpus:g} GPUs; "
                 f"use {max_gpus:g} or less (fractions such as 0.25 pack several trials per GPU)"
             )
+
     def fit(cpus: float, gpus: float) -> int:
         n = math.floor(cpus / res.cpus_per_trial + 1e-9)
         return min(n, math.floor(gpus / res.gpus_per_trial + 1e-9)) if res.gpus_per_trial > 0 else n

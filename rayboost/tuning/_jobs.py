@@ -15,15 +15,33 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 from rayboost._env import CONFIG_ENV
 from rayboost._errors import RayboostError
 
-__all__ = ["job_client", "job_logs", "job_status", "list_jobs", "source_root", "stop_job", "submit_job", "wait_job"]
+__all__ = [
+    "job_client",
+    "job_logs",
+    "job_status",
+    "list_jobs",
+    "source_root",
+    "stop_job",
+    "submit_job",
+    "wait_job",
+]
 
-EXCLUDES = [".venv", ".git", "rayboost_results", "benchmarks/results", "**/__pycache__", "*.egg-info"]
+EXCLUDES = [
+    ".venv",
+    ".git",
+    "rayboost_results",
+    "benchmarks/results",
+    "**/__pycache__",
+    "*.egg-info",
+]
 
 
 def source_root() -> Path | None:
     """The source checkout rayboost runs from (it is uploaded as the job's working dir)."""
     root = Path(__file__).resolve().parents[2]
-    return root if (root / "jobs" / "run.py").exists() and (root / "pyproject.toml").exists() else None
+    return (
+        root if (root / "jobs" / "run.py").exists() and (root / "pyproject.toml").exists() else None
+    )
 
 
 def job_client(address: str | None) -> JobSubmissionClient:
@@ -34,11 +52,17 @@ def job_client(address: str | None) -> JobSubmissionClient:
         hint = ""
         if "401" in first or "403" in first or "auth" in first.lower():
             hint = "; set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH to the cluster's token file"
-        raise RayboostError(f"cannot reach the Ray Jobs API at {address or '$RAY_ADDRESS'}: {first}{hint}") from None
+        raise RayboostError(
+            f"cannot reach the Ray Jobs API at {address or '$RAY_ADDRESS'}: {first}{hint}"
+        ) from None
 
 
 def submit_job(
-    address: str | None, name: str, config_yaml: str, working_dir: Path | None, entrypoint_args: list[str]
+    address: str | None,
+    name: str,
+    config_yaml: str,
+    working_dir: Path | None,
+    entrypoint_args: list[str],
 ) -> str:
     """Submit ``jobs/run.py`` (or the installed CLI) with the resolved config; returns the job id."""
     client = job_client(address)
@@ -81,7 +105,9 @@ def _known(client: JobSubmissionClient, job_id: str) -> None:
     try:
         client.get_job_info(job_id)
     except Exception:  # noqa: BLE001
-        raise RayboostError(f"no job {job_id!r} on this cluster; list them with `rayboost jobs list`") from None
+        raise RayboostError(
+            f"no job {job_id!r} on this cluster; list them with `rayboost jobs list`"
+        ) from None
 
 
 def job_status(address: str | None, job_id: str) -> dict[str, Any]:

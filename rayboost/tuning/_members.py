@@ -28,14 +28,24 @@ class FittedMember:
 
 
 def _fit(
-    kind: str, data: TrialData, cfg: Config, n_threads: int, seconds: float | None, until: float | None
+    kind: str,
+    data: TrialData,
+    cfg: Config,
+    n_threads: int,
+    seconds: float | None,
+    until: float | None,
 ) -> FittedMember:
     start = time.time()
     node_id = ray.get_runtime_context().get_node_id()
     if kind == "xgboost":
         ends = [t for t in (None if seconds is None else start + seconds, until) if t is not None]
         model, val_pred, records = search_xgboost(
-            data, cfg.ensemble.xgboost_params, cfg.ensemble.xgboost_trials, cfg.seed, n_threads, min(ends, default=None)
+            data,
+            cfg.ensemble.xgboost_params,
+            cfg.ensemble.xgboost_trials,
+            cfg.seed,
+            n_threads,
+            min(ends, default=None),
         )
         return FittedMember(kind, model, val_pred, time.time() - start, node_id, records)
     n_classes = data.n_outputs if data.task == "classification" else None
@@ -45,7 +55,11 @@ def _fit(
 
 
 def start_members(
-    cfg: Config, data_ref: ray.ObjectRef, kinds: list[str], seconds: float | None = None, until: float | None = None
+    cfg: Config,
+    data_ref: ray.ObjectRef,
+    kinds: list[str],
+    seconds: float | None = None,
+    until: float | None = None,
 ) -> list[ray.ObjectRef]:
     """Submit one Ray task per member family in ``kinds`` ("xgboost", "linear"); they run while
     the net trials run. Ray retries a task whose node died.

@@ -39,7 +39,9 @@ def rows_digest(rows: np.ndarray) -> str:
     return hashlib.sha256(np.sort(np.asarray(rows, dtype=np.int64)).tobytes()).hexdigest()
 
 
-def choose_refits(jobs: list[RefitJob], weights: dict[str, float], slots: int, seconds: float | None) -> list[RefitJob]:
+def choose_refits(
+    jobs: list[RefitJob], weights: dict[str, float], slots: int, seconds: float | None
+) -> list[RefitJob]:
     """The jobs to run, heaviest member first, while their estimated time fits in ``seconds``
     (None: no time budget, every job): each job on its own, and all of them spread over
     ``slots`` parallel slots."""
@@ -68,17 +70,28 @@ def _refit(job: RefitJob, data: TrialData, threads: int) -> RefitResult:
         on_gpu = ray.is_initialized() and torch.cuda.is_available() and bool(ray.get_gpu_ids())
         net = job.model
         model = refit_net(
-            net.family, net.params, X, y, data.task, data.n_outputs,
-            seed=job.seed, epochs=job.epochs, schedule_epochs=job.schedule_epochs, device="cuda" if on_gpu else "cpu",
-        )  # fmt: skip
+            net.family,
+            net.params,
+            X,
+            y,
+            data.task,
+            data.n_outputs,
+            seed=job.seed,
+            epochs=job.epochs,
+            schedule_epochs=job.schedule_epochs,
+            device="cuda" if on_gpu else "cpu",
+        )
         trained: dict[str, Any] = {"epochs": job.epochs, "schedule_epochs": job.schedule_epochs}
     else:
         model = job.model.refit(X, y)
         trained = {"rounds": model.summary_["refit_rounds"]} if job.kind == "xgboost" else {}
     record = {
-        "rows": len(rows), "rows_sha256": rows_digest(rows), **trained,
-        "estimate_s": job.estimate_s, "duration_s": time.perf_counter() - start,
-    }  # fmt: skip
+        "rows": len(rows),
+        "rows_sha256": rows_digest(rows),
+        **trained,
+        "estimate_s": job.estimate_s,
+        "duration_s": time.perf_counter() - start,
+    }
     return RefitResult(job.name, model, record)
 
 
@@ -94,7 +107,9 @@ def run_refits(
     if ray.is_initialized():
         task = ray.remote(_refit)
         refs = [
-            task.options(num_cpus=cpus, num_gpus=gpus if job.kind == "net" else 0, max_retries=2).remote(job, data, threads)
+            task.options(
+                num_cpus=cpus, num_gpus=gpus if job.kind == "net" else 0, max_retries=2
+            ).remote(job, data, threads)
             for job in jobs
         ]
         return list(ray.get(refs))

@@ -23,7 +23,16 @@ from rayboost.config import (
 from rayboost.models import default_params, portfolio, resolve_space, validate_params
 from rayboost.tuning._budget import TrialBudget
 
-__all__ = ["SearchPlan", "Variants", "auto_max_epochs", "auto_time_budget_s", "fit_point", "grace_period", "plan_search", "portfolio_points"]
+__all__ = [
+    "SearchPlan",
+    "Variants",
+    "auto_max_epochs",
+    "auto_time_budget_s",
+    "fit_point",
+    "grace_period",
+    "plan_search",
+    "portfolio_points",
+]
 
 UNBOUNDED_TRIALS = 16
 """Trials of a hyperopt/random search with neither ``num_samples`` nor a time budget."""
@@ -51,7 +60,9 @@ class _TPE(HyperOptSearch):
         self._stopped = stopped
         self._max_epochs = max_epochs
 
-    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
         if result and not error and self._stopped != "best" and self.metric in result:
             finished = bool(result.get("final", True))
             if self._stopped == "ignore" and not finished:
@@ -83,7 +94,11 @@ class Variants(BasicVariantGenerator):
     budget: TrialBudget | None = None
 
     def next_trial(self) -> Any:
-        if self.budget is not None and not self.is_finished() and not self.budget.allows_new_trial():
+        if (
+            self.budget is not None
+            and not self.is_finished()
+            and not self.budget.allows_new_trial()
+        ):
             self.set_finished()
         return super().next_trial()
 
@@ -164,33 +179,47 @@ def fit_point(point: dict[str, Any], space: dict[str, Dist]) -> dict[str, Any]:
         elif isinstance(dist, Choice):
             value = value if value in dist.values else dist.values[0]
         elif isinstance(dist, IntUniform):
-            value = int(min(max(int(value) if value is not None else dist.low, dist.low), dist.high))
+            value = int(
+                min(max(int(value) if value is not None else dist.low, dist.low), dist.high)
+            )
         elif isinstance(dist, (Uniform, LogUniform)):
-            value = float(min(max(float(value) if value is not None else dist.low, dist.low), dist.high))
+            value = float(
+                min(max(float(value) if value is not None else dist.low, dist.low), dist.high)
+            )
         fitted[name] = value
     return fitted
 
 
-def portfolio_points(search: SearchConfig, family: str, task: str, space: dict[str, Dist]) -> list[dict[str, Any]]:
+def portfolio_points(
+    search: SearchConfig, family: str, task: str, space: dict[str, Dist]
+) -> list[dict[str, Any]]:
     """The first trials of a hyperopt/random search: the family's portfolio fitted into
     ``space``, duplicates dropped, ``search.portfolio`` of them (default 3, or a quarter of
     ``num_samples``, at least 1). Only the hyperparameters the space varies are listed: HyperOpt
     takes points of exactly those."""
     count = search.portfolio
     if count is None:
-        count = PORTFOLIO_MAX if search.num_samples is None else min(PORTFOLIO_MAX, max(1, search.num_samples // 4))
+        count = (
+            PORTFOLIO_MAX
+            if search.num_samples is None
+            else min(PORTFOLIO_MAX, max(1, search.num_samples // 4))
+        )
     if search.num_samples is not None:
         count = min(count, search.num_samples)
     points: list[dict[str, Any]] = []
     for point in portfolio(family, task, search.max_epochs):
         fitted = fit_point(point, space)
-        varied = {name: fitted[name] for name, dist in space.items() if not isinstance(dist, Constant)}
+        varied = {
+            name: fitted[name] for name, dist in space.items() if not isinstance(dist, Constant)
+        }
         if varied not in points:
             points.append(varied)
     return points[:count]
 
 
-def plan_search(search: SearchConfig, family: str, task: str, seed: int, timed: bool = False) -> SearchPlan:
+def plan_search(
+    search: SearchConfig, family: str, task: str, seed: int, timed: bool = False
+) -> SearchPlan:
     """Validate the user's space/grid/manual points and build what ``TuneConfig`` needs.
 
     ``timed``: the search has a time budget, so hyperopt/random without ``num_samples`` run
@@ -200,7 +229,9 @@ def plan_search(search: SearchConfig, family: str, task: str, seed: int, timed: 
     if search.algorithm in ("hyperopt", "random"):
         param_space = {name: to_tune(dist) for name, dist in space.items()}
         points = portfolio_points(search, family, task, space)
-        n_trials = search.num_samples if search.num_samples is not None or timed else UNBOUNDED_TRIALS
+        n_trials = (
+            search.num_samples if search.num_samples is not None or timed else UNBOUNDED_TRIALS
+        )
         num_samples = -1 if n_trials is None else n_trials
         if search.algorithm == "random":
             alg: Any = Variants(points_to_evaluate=points or None, random_state=seed)
@@ -227,7 +258,10 @@ def plan_search(search: SearchConfig, family: str, task: str, seed: int, timed: 
         for name, values in grid.items():
             if not isinstance(values, list) or not values:
                 raise ConfigError(f"search.grid.{name}: expected a non-empty list of values")
-            checked = [validate_params(family, task, search.max_epochs, {name: v}, "search.grid.")[name] for v in values]
+            checked = [
+                validate_params(family, task, search.max_epochs, {name: v}, "search.grid.")[name]
+                for v in values
+            ]
             base[name] = tune.grid_search(checked)
             n_grid *= len(checked)
         return SearchPlan(base, Variants(random_state=seed), 1, n_grid, task)

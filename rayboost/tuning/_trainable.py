@@ -98,9 +98,13 @@ def train_trial(
     paths = ExperimentPaths(Path(root))
     paths.trial_dir(trial_id).mkdir(parents=True, exist_ok=True)
     use_cuda = torch.cuda.is_available() and bool(ray.get_gpu_ids())
-    epochs = min(int(config["epochs"]), max_epochs)  # the schedule spans these, whatever stops the trial
+    epochs = min(
+        int(config["epochs"]), max_epochs
+    )  # the schedule spans these, whatever stops the trial
     device = "cuda" if use_cuda else "cpu"
-    trainer = NetTrainer(family, config, data, seed=trial_seed(seed, trial_id), device=device, epochs=epochs)
+    trainer = NetTrainer(
+        family, config, data, seed=trial_seed(seed, trial_id), device=device, epochs=epochs
+    )
     state_file = paths.trial_state(trial_id)
     if state_file.exists():  # restarted after a failure, or a resumed experiment
         state = torch.load(state_file, weights_only=True)
@@ -110,7 +114,9 @@ def train_trial(
             return
         if state.get("params") == dict(config):
             trainer.load_state_dict(state)
-            if trainer.best["state"] is not None:  # epochs after the checkpoint may have left a later best
+            if (
+                trainer.best["state"] is not None
+            ):  # epochs after the checkpoint may have left a later best
                 _save_best(trainer, paths, trial_id)
         else:  # left by another trial of this id with other hyperparameters: start afresh
             for stale in paths.trial_dir(trial_id).iterdir():
@@ -123,21 +129,33 @@ def train_trial(
         record = trainer.run_epoch()
         finished = record["patience_stop"] or record["diverged"] or trainer.epoch >= epochs
         record.update(
-            objective=_objective(trainer),  # best validation metric so far: what ASHA and the searcher see
-            trial_id=trial_id, time=time.time(), n_params=trainer.n_params, madds=trainer.madds, node_id=node_id,
+            objective=_objective(
+                trainer
+            ),  # best validation metric so far: what ASHA and the searcher see
+            trial_id=trial_id,
+            time=time.time(),
+            n_params=trainer.n_params,
+            madds=trainer.madds,
+            node_id=node_id,
             final=finished,  # the trial ends itself; anything else stopped it early
-        )  # fmt: skip
+        )
         unsaved_best = unsaved_best or record["best_epoch"] == trainer.epoch
         append_jsonl(paths.trial_epochs(trial_id), record)
         checkpoint = not finished and time.monotonic() - last_checkpoint >= checkpoint_every_s
-        report = finished or trainer.epoch in rungs or time.monotonic() - last_report >= report_every_s
+        report = (
+            finished or trainer.epoch in rungs or time.monotonic() - last_report >= report_every_s
+        )
         if unsaved_best and (finished or checkpoint or report):
             # the best epoch's weights and predictions, written before anything that may end the
             # trial (a report: the scheduler may stop it) and with every checkpoint
             _save_best(trainer, paths, trial_id)
             unsaved_best = False
         if finished:  # a marker, so a restore that thinks it still runs does not train it again
-            marker = {"params": dict(config), "finished": True, "record": json.dumps(record, default=str)}
+            marker = {
+                "params": dict(config),
+                "finished": True,
+                "record": json.dumps(record, default=str),
+            }
             _save_atomic(marker, state_file)
         elif checkpoint:
             _save_atomic({**trainer.state_dict(), "params": dict(config)}, state_file)

@@ -26,6 +26,7 @@ from rayboost.tuning._trainable import train_trial
 
 __all__ = ["TuneOutcome", "share", "tune_nets"]
 
+
 @dataclass
 class TuneOutcome:
     n_trials: int
@@ -73,7 +74,12 @@ def check_restorable(paths: ExperimentPaths, round_dir: Path) -> None:
     """Every folder from the experiment's down to ``round_dir`` and every file in it belongs to
     this user and is writable by nobody else (see :mod:`rayboost._trust`)."""
     check_trusted(
-        [paths.root, paths.tune_dir, round_dir, *sorted(p for p in round_dir.iterdir() if not p.is_dir())],
+        [
+            paths.root,
+            paths.tune_dir,
+            round_dir,
+            *sorted(p for p in round_dir.iterdir() if not p.is_dir()),
+        ],
         f"resume {paths.name!r} from Ray Tune's saved state",
     )
 
@@ -121,7 +127,9 @@ def tune_nets(
     results: list[Any] = []
     rounds = sorted(paths.tune_dir.glob("round-*"), key=lambda p: int(p.name.split("-")[1]))
     restorable = [r for r in rounds if tune.Tuner.can_restore(str(r))]
-    for round_dir in restorable:  # Tune reads its state with pickle: only from folders nobody else can write
+    for (
+        round_dir
+    ) in restorable:  # Tune reads its state with pickle: only from folders nobody else can write
         check_restorable(paths, round_dir)
     for round_dir in restorable:  # finished trials are kept, unfinished ones continue
         if verbose:
@@ -132,13 +140,19 @@ def tune_nets(
         # manual search keep their whole configurations in their own state.
         space = None if isinstance(plan.search_alg, BasicVariantGenerator) else plan.param_space
         restored = tune.Tuner.restore(
-            str(round_dir), trainable, resume_unfinished=True, resume_errored=True, param_space=space
+            str(round_dir),
+            trainable,
+            resume_unfinished=True,
+            resume_errored=True,
+            param_space=space,
         )
         results.extend(restored.fit())
     remaining = plan.n_trials - len(results) if plan.n_trials is not None else 0
     k = len(rounds) + 1
     if not restorable:  # a fresh experiment (or one stopped before Tune saved any state)
-        results.extend(_new_round(cfg, plan, trainable, metric, mode, slots, paths, k, verbose, deadline))
+        results.extend(
+            _new_round(cfg, plan, trainable, metric, mode, slots, paths, k, verbose, deadline)
+        )
     elif remaining > 0 and cfg.search.algorithm in ("hyperopt", "random"):
         # a resume raised the budget: a new round of trials, with a search of its own (the
         # portfolio ran in the first round)
@@ -146,11 +160,17 @@ def tune_nets(
         plan = plan_search(search, family, plan.task, cfg.seed + k - 1)
         if verbose:
             print(f"rayboost: {remaining} more trials (round {k})", flush=True)
-        results.extend(_new_round(cfg, plan, trainable, metric, mode, slots, paths, k, verbose, deadline))
+        results.extend(
+            _new_round(cfg, plan, trainable, metric, mode, slots, paths, k, verbose, deadline)
+        )
     for state in paths.root.glob("trials/*/state.pt"):
         state.unlink()  # checkpoints of trials ASHA stopped: the search is over
     errors = sum(1 for result in results if result.error is not None)
-    trial_ids = [r.metrics["trial_id"] for r in results if r.metrics and paths.trial_model(r.metrics["trial_id"]).exists()]
+    trial_ids = [
+        r.metrics["trial_id"]
+        for r in results
+        if r.metrics and paths.trial_model(r.metrics["trial_id"]).exists()
+    ]
     all_ids = [r.metrics["trial_id"] for r in results if r.metrics and "trial_id" in r.metrics]
     return TuneOutcome(n_trials=len(results), trial_ids=trial_ids, errors=errors, all_ids=all_ids)
 
@@ -178,7 +198,9 @@ def _new_round(
         scheduler = FIFOScheduler()
     callbacks: list[tune.Callback] = [RecordCallback(paths)]
     if verbose:
-        callbacks.append(ProgressCallback(f"val_{metric}", mode, plan.n_trials, deadline=deadline))  # shows the epoch's value
+        callbacks.append(
+            ProgressCallback(f"val_{metric}", mode, plan.n_trials, deadline=deadline)
+        )  # shows the epoch's value
     tuner = tune.Tuner(
         trainable,
         param_space=plan.param_space,

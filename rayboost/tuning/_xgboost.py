@@ -59,7 +59,11 @@ class XGBoostSearch:
         space = {key: dist for key, dist in XGBOOST_SPACE.items() if key not in self.fixed}
         self._tpe = None
         if space:  # else the user fixed every searched key: one configuration
-            self._tpe = HyperOptSearch(points_to_evaluate=[self.first], n_initial_points=1 + RANDOM_START, random_state_seed=seed)
+            self._tpe = HyperOptSearch(
+                points_to_evaluate=[self.first],
+                n_initial_points=1 + RANDOM_START,
+                random_state_seed=seed,
+            )
             self._tpe.set_search_properties("loss", "min", space)
         self.asked = 0
 
@@ -93,7 +97,10 @@ def search_xgboost(
 
     search = XGBoostSearch(fixed, n_trials, seed)
     n_classes = data.n_outputs if data.task == "classification" else None
-    X_train, X_val = data.X_train.reshape(len(data.X_train), -1), data.X_val.reshape(len(data.X_val), -1)
+    X_train, X_val = (
+        data.X_train.reshape(len(data.X_train), -1),
+        data.X_val.reshape(len(data.X_val), -1),
+    )
     key = f"val_{xgboost_score_name(data.task)}"
     best: tuple[float, XGBoostModel, np.ndarray] | None = None
     records: list[dict[str, Any]] = []
@@ -102,22 +109,35 @@ def search_xgboost(
         if records and deadline is not None and time.time() + slowest >= deadline:
             break
         start = time.time()
-        model = XGBoostModel(data.task, n_classes=n_classes, params=config, seed=seed, n_threads=n_threads)
+        model = XGBoostModel(
+            data.task, n_classes=n_classes, params=config, seed=seed, n_threads=n_threads
+        )
         model.fit(X_train, data.y_train, X_val, data.y_val, deadline=deadline if records else None)
         val_pred = model.predict_output(X_val)
         score = score_of(val_pred, data.y_val, task=data.task)[xgboost_score_name(data.task)]
         search.tell(score)
         took = time.time() - start
         slowest = max(slowest, took)
-        records.append({
-            "config": len(records) + 1, **{k: config[k] for k in sorted(config)},
-            "best_iteration": model.summary_["best_iteration"], "n_rounds": model.summary_["n_rounds"],
-            "deadline_stopped": model.summary_["deadline_stopped"], key: score, "fit_s": took, "chosen": False,
-        })  # fmt: skip
+        records.append(
+            {
+                "config": len(records) + 1,
+                **{k: config[k] for k in sorted(config)},
+                "best_iteration": model.summary_["best_iteration"],
+                "n_rounds": model.summary_["n_rounds"],
+                "deadline_stopped": model.summary_["deadline_stopped"],
+                key: score,
+                "fit_s": took,
+                "chosen": False,
+            }
+        )
         if best is None or score < best[0]:
             best = (score, model, val_pred)
     assert best is not None  # the first configuration always runs
     chosen = min(range(len(records)), key=lambda i: (records[i][key], i))
     records[chosen]["chosen"] = True
-    best[1].summary_ = {**best[1].summary_, "search_configs": len(records), "search_chosen": chosen + 1}
+    best[1].summary_ = {
+        **best[1].summary_,
+        "search_configs": len(records),
+        "search_chosen": chosen + 1,
+    }
     return best[1], best[2], records

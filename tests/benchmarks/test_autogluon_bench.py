@@ -31,7 +31,9 @@ def test_split_tables_hold_the_split_rows_raw_with_original_labels(tmp_path):
     paths = bench.write_split(ds, split, tmp_path / "job")
     train = pd.read_parquet(paths["train"])
     assert list(train.columns) == ["f0", "f1", "f2", "f3", "label"]
-    np.testing.assert_array_equal(train[["f0", "f1", "f2", "f3"]].to_numpy(), ds.X[[0, 2, 4]].reshape(3, -1))
+    np.testing.assert_array_equal(
+        train[["f0", "f1", "f2", "f3"]].to_numpy(), ds.X[[0, 2, 4]].reshape(3, -1)
+    )
     assert train["label"].tolist() == ["cat", "eel", "dog"]
     test = pd.read_parquet(paths["test"])  # the order of the indices is kept
     assert test["label"].tolist() == ["eel", "cat"] and test["f0"].tolist() == [20.0, 12.0]
@@ -40,7 +42,15 @@ def test_split_tables_hold_the_split_rows_raw_with_original_labels(tmp_path):
 
 def test_tables_keep_feature_names_and_regression_targets():
     X = np.array([[1.5, 2.0], [3.0, 4.0]], dtype=np.float32)
-    ds = Dataset("reg", X, np.array([10.5, 20.25], dtype=np.float32), "regression", None, "target", ["age", "bmi"])
+    ds = Dataset(
+        "reg",
+        X,
+        np.array([10.5, 20.25], dtype=np.float32),
+        "regression",
+        None,
+        "target",
+        ["age", "bmi"],
+    )
     table = bench.frame(ds, [1, 0])
     assert list(table.columns) == ["age", "bmi", "label"]
     assert table["label"].tolist() == [20.25, 10.5] and table["age"].tolist() == [3.0, 1.5]
@@ -55,10 +65,12 @@ def test_scores_and_comparison_are_rayboosts_definitions():
     s = bench.side_scores(proba, y, "classification")
     assert s["accuracy"] == pytest.approx(2 / 3)
     assert s["log_loss"] == pytest.approx(-np.mean(np.log([0.9, 0.8, 0.4])))
-    assert bench.side_scores(np.array([1.0, 3.0]), np.array([2.0, 3.0]), "regression")["rmse"] == pytest.approx(
-        np.sqrt(0.5)
+    assert bench.side_scores(np.array([1.0, 3.0]), np.array([2.0, 3.0]), "regression")[
+        "rmse"
+    ] == pytest.approx(np.sqrt(0.5))
+    c = bench.compare(
+        {"accuracy": 0.97, "log_loss": 0.1}, {"accuracy": 0.95, "log_loss": 0.2}, "classification"
     )
-    c = bench.compare({"accuracy": 0.97, "log_loss": 0.1}, {"accuracy": 0.95, "log_loss": 0.2}, "classification")
     assert c["minus_autogluon_pts"] == pytest.approx(2.0)
     assert c["logloss_ratio_vs_autogluon"] == pytest.approx(0.5)
     # regression: positive = rayboost's RMSE is the lower one

@@ -32,7 +32,9 @@ import _cluster_fixture as cf  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="cluster/local.sh needs Linux /proc"),
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="cluster/local.sh needs Linux /proc"
+    ),
     pytest.mark.skipif(cf.ray_bin() is None, reason="no ray executable"),
 ]
 
@@ -42,10 +44,17 @@ TRIALS = 4
 RUN = [
     # digits CNNs under FIFO with patience out of the way: epochs of about half a second, so that
     # tuning lasts long enough to be interrupted many times
-    "data.dataset=digits", "name=f", f"search.num_samples={TRIALS}", "search.max_epochs=8",
-    "search.scheduler=fifo", "search.space={patience: 100}", "search.time_budget_s=null",
-    "search.checkpoint_every_s=0", "ensemble.top_k=2", "ensemble.xgboost_trials=3",
-]  # fmt: skip
+    "data.dataset=digits",
+    "name=f",
+    f"search.num_samples={TRIALS}",
+    "search.max_epochs=8",
+    "search.scheduler=fifo",
+    "search.space={patience: 100}",
+    "search.time_budget_s=null",
+    "search.checkpoint_every_s=0",
+    "ensemble.top_k=2",
+    "ensemble.xgboost_trials=3",
+]
 
 
 def _phase(root: Path) -> str:
@@ -82,20 +91,40 @@ def test_driver_killed_at_random_moments_then_resumed(tmp_path, capsys):
     storage = tmp_path / "store"
     with cf.local_cluster(workers=0, num_cpus=2) as cluster:
         address = f"127.0.0.1:{cluster.node_env['RAYBOOST_GCS_PORT']}"
-        args = [sys.executable, "-m", "rayboost", "run", "--resume", "--quiet",
-                "--set", f"ray.address={address}", "--set", f"storage={storage}"]  # fmt: skip
+        args = [
+            sys.executable,
+            "-m",
+            "rayboost",
+            "run",
+            "--resume",
+            "--quiet",
+            "--set",
+            f"ray.address={address}",
+            "--set",
+            f"storage={storage}",
+        ]
         for item in RUN:
             args += ["--set", item]
         kills, phases, ended_early = 0, Counter(), 0
         started = time.monotonic()
         root = storage / "f"
         for want in PLAN:
-            proc = subprocess.Popen(args, env=cluster.env, cwd=cf.REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(
+                args,
+                env=cluster.env,
+                cwd=cf.REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             if want == "creation":  # before the folder exists, or while it is being made
                 _wait(proc, lambda: False, rng.uniform(0.5, 5.0))
             elif want == "tuning":  # once this driver has recorded an epoch of its own
                 seen = _epoch_lines(root)
-                _wait(proc, lambda seen=seen: _epoch_lines(root) > seen or _phase(root) == "ensemble", 120)
+                _wait(
+                    proc,
+                    lambda seen=seen: _epoch_lines(root) > seen or _phase(root) == "ensemble",
+                    120,
+                )
                 _wait(proc, lambda: False, rng.uniform(0.0, 1.5))
             else:  # the members' training, weights, refits and the ensemble's files
                 _wait(proc, lambda: _phase(root) == "ensemble", 120)
@@ -110,7 +139,9 @@ def test_driver_killed_at_random_moments_then_resumed(tmp_path, capsys):
             ended_early += 1
             if json.loads((root / "experiment.json").read_text())["status"] == "completed":
                 break  # it finished between kills: nothing left to interrupt
-        final = subprocess.run(args, env=cluster.env, cwd=cf.REPO, capture_output=True, text=True, timeout=600)
+        final = subprocess.run(
+            args, env=cluster.env, cwd=cf.REPO, capture_output=True, text=True, timeout=600
+        )
         assert final.returncode == 0, final.stderr[-3000:]
         took = time.monotonic() - started
 
@@ -125,7 +156,9 @@ def test_driver_killed_at_random_moments_then_resumed(tmp_path, capsys):
         assert own["epoch"].tolist() == list(range(1, len(own) + 1)), trial_id  # no gaps
     ran = trials[trials["status"] != "abandoned"]
     assert (ran["epochs"] == 8).all()  # FIFO, patience out of the way: every trial ran its epochs
-    assert (ran["epochs"] == epochs.groupby("trial_id").size().reindex(ran["trial_id"]).to_numpy()).all()
+    assert (
+        ran["epochs"] == epochs.groupby("trial_id").size().reindex(ran["trial_id"]).to_numpy()
+    ).all()
 
     model = exp.ensemble()  # refuses member files that do not match ensemble.json
     record = json.loads(exp.paths.ensemble.read_text())
@@ -134,7 +167,12 @@ def test_driver_killed_at_random_moments_then_resumed(tmp_path, capsys):
     from rayboost.data import Split, load_dataset
 
     dataset, split = load_dataset(DataConfig(dataset="digits")), Split.load(exp.paths.split)
-    accuracy = float((model.predict(dataset.X[split.test]) == np.asarray(dataset.classes)[dataset.y[split.test]]).mean())
+    accuracy = float(
+        (
+            model.predict(dataset.X[split.test])
+            == np.asarray(dataset.classes)[dataset.y[split.test]]
+        ).mean()
+    )
     row = exp.members().iloc[-1]
     handed_back = row["refit_test_accuracy"] if row["refit"] else row["test_accuracy"]
     assert accuracy == pytest.approx(handed_back)

@@ -141,10 +141,18 @@ def test_submission_without_token_is_refused(cluster, tmp_path):
     }
     for what, env in variants.items():
         done = cluster.cli(
-            "submit", "--address", cluster.address,
-            "--set", "data.dataset=digits", "--set", "name=refused", "--set", f"storage={tmp_path}",
-            env=env, timeout=120,
-        )  # fmt: skip
+            "submit",
+            "--address",
+            cluster.address,
+            "--set",
+            "data.dataset=digits",
+            "--set",
+            "name=refused",
+            "--set",
+            f"storage={tmp_path}",
+            env=env,
+            timeout=120,
+        )
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         assert done.returncode == 2, f"{what}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
         assert done.stdout.strip() == "", f"{what}: printed a job id: {done.stdout}"
@@ -163,12 +171,26 @@ def test_submit_runs_trials_on_several_nodes(cluster, storage):
     # two CPUs. Bigger nets with batch 8 (~1 s an epoch) outlast the members and a second
     # actor's start, so trials spread out.
     done = cluster.cli(
-        "submit", "--address", cluster.address,
-        "--set", "data.dataset=digits", "--set", "search.num_samples=6", "--set", "search.max_epochs=4",
-        "--set", f"storage={storage}", "--set", "name=multi", "--set", "resources.cpus_per_trial=1",
-        "--set", "search.space={conv: standard, filters: 32, batch_size: 8}",
-        "--follow", timeout=420,
-    )  # fmt: skip
+        "submit",
+        "--address",
+        cluster.address,
+        "--set",
+        "data.dataset=digits",
+        "--set",
+        "search.num_samples=6",
+        "--set",
+        "search.max_epochs=4",
+        "--set",
+        f"storage={storage}",
+        "--set",
+        "name=multi",
+        "--set",
+        "resources.cpus_per_trial=1",
+        "--set",
+        "search.space={conv: standard, filters: 32, batch_size: 8}",
+        "--follow",
+        timeout=420,
+    )
     assert done.returncode == 0, (
         f"exit {done.returncode}\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
     )
@@ -228,12 +250,33 @@ def test_plain_ray_job_submit_of_the_entrypoint(cluster, storage):
     assert (ray.parent / "python").exists()
 
     done = subprocess.run(
-        [str(ray), "job", "submit", "--address", cluster.address, "--working-dir", ".", "--",
-         "python", "jobs/run.py", "examples/digits.yaml",
-         "--set", "search.num_samples=4", "--set", "search.max_epochs=3",
-         "--set", f"storage={storage}", "--set", "name=plain"],
-        cwd=REPO, env=cluster.env, capture_output=True, text=True, timeout=420,
-    )  # fmt: skip
+        [
+            str(ray),
+            "job",
+            "submit",
+            "--address",
+            cluster.address,
+            "--working-dir",
+            ".",
+            "--",
+            "python",
+            "jobs/run.py",
+            "examples/digits.yaml",
+            "--set",
+            "search.num_samples=4",
+            "--set",
+            "search.max_epochs=3",
+            "--set",
+            f"storage={storage}",
+            "--set",
+            "name=plain",
+        ],
+        cwd=REPO,
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=420,
+    )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-6000:]
     assert "succeeded" in out, out[-3000:]
@@ -347,9 +390,24 @@ def test_trial_finished_before_stop_is_not_rerun(cluster, storage, jobs):
     runtime_env = json.dumps({"env_vars": {"TUNE_GLOBAL_CHECKPOINT_S": "3600"}})
 
     def submit(job_id: str) -> None:
-        cmd = [str(cf.ray_bin()), "job", "submit", "--address", cluster.address, "--no-wait",
-               "--submission-id", job_id, "--working-dir", ".", "--runtime-env-json", runtime_env,
-               "--", "python", "jobs/run.py", *[a for s in sets for a in ("--set", s)]]  # fmt: skip
+        cmd = [
+            str(cf.ray_bin()),
+            "job",
+            "submit",
+            "--address",
+            cluster.address,
+            "--no-wait",
+            "--submission-id",
+            job_id,
+            "--working-dir",
+            ".",
+            "--runtime-env-json",
+            runtime_env,
+            "--",
+            "python",
+            "jobs/run.py",
+            *[a for s in sets for a in ("--set", s)],
+        ]
         done = subprocess.run(
             cmd, cwd=REPO, env=cluster.env, capture_output=True, text=True, timeout=180
         )

@@ -297,12 +297,19 @@ def test_experiment_names_must_be_plain_folder_names(name: str, needle: str) -> 
     with pytest.raises(ConfigError) as info:
         load_config(None, [], base={"data": {"dataset": "digits"}, "name": name})
     message = str(info.value)
-    assert message.startswith("experiment name ") and needle in message and "\n" not in message, message
-    assert load_config(None, [], base={"data": {"dataset": "digits"}, "name": "é" * 127}).name == "é" * 127
+    assert message.startswith("experiment name ") and needle in message and "\n" not in message, (
+        message
+    )
+    assert (
+        load_config(None, [], base={"data": {"dataset": "digits"}, "name": "é" * 127}).name
+        == "é" * 127
+    )
 
 
 def test_a_key_given_twice_in_a_yaml_file_is_refused(tmp_path: Path) -> None:
-    path = _write(tmp_path, "data:\n  dataset: digits\nsearch:\n  num_samples: 4\n  num_samples: 8\n")
+    path = _write(
+        tmp_path, "data:\n  dataset: digits\nsearch:\n  num_samples: 4\n  num_samples: 8\n"
+    )
     message = _error([], path)
     assert "'num_samples' appears twice" in message and "line 5" in message
 
@@ -323,7 +330,9 @@ def test_a_config_file_that_is_not_utf8(tmp_path: Path) -> None:
         (["ensemble.xgboost=false", "ensemble.weights={xgboost: 1}"], "unknown member 'xgboost'"),
     ],
 )
-def test_options_that_would_be_ignored_or_fail_late_are_refused(overrides: list[str], needle: str) -> None:
+def test_options_that_would_be_ignored_or_fail_late_are_refused(
+    overrides: list[str], needle: str
+) -> None:
     assert needle in _error([*DIGITS, *overrides])
 
 

@@ -348,7 +348,9 @@ def test_zero_row_npz_with_image_shape(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", ["inf", "-inf", "1e39"])
 def test_infinite_or_float32_overflowing_features_are_refused(tmp_path: Path, value: str) -> None:
     path = tmp_path / "inf.csv"
-    path.write_text("a,b,y\n" + "".join(f"{i},{value if i == 3 else i},{i % 2}\n" for i in range(30)))
+    path.write_text(
+        "a,b,y\n" + "".join(f"{i},{value if i == 3 else i},{i % 2}\n" for i in range(30))
+    )
     with pytest.raises(DataError, match="column 'b' has infinite values or values beyond float32"):
         load_dataset(DataConfig(path=str(path), label="y"))
 

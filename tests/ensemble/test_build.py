@@ -46,17 +46,31 @@ def test_a_member_perfect_on_test_but_poor_on_validation_gets_no_weight():
 
 def test_every_member_is_scored_on_test_once_and_the_ensemble_row_is_the_weighted_average():
     models = [Fixed(onehot(rng.integers(0, 3, 100), 3, p)) for p in (0.5, 0.7, 0.9)]
+
     def corrupt(share: float) -> np.ndarray:  # wrong on the first `share` of validation rows
         y = Y_VAL.copy()
         y[: int(share * len(y))] += 1
         return onehot(y % 3, 3)
 
-    members = [Member(f"net_{i + 1}", "net", m, corrupt(s)) for i, (m, s) in enumerate(zip(models, (0.5, 0.3, 0.1), strict=True))]
-    fit = fit_ensemble(members, Y_VAL, np.zeros((100, 4)), Y_TEST, task="classification", method="uniform", calibrate=False)
+    members = [
+        Member(f"net_{i + 1}", "net", m, corrupt(s))
+        for i, (m, s) in enumerate(zip(models, (0.5, 0.3, 0.1), strict=True))
+    ]
+    fit = fit_ensemble(
+        members,
+        Y_VAL,
+        np.zeros((100, 4)),
+        Y_TEST,
+        task="classification",
+        method="uniform",
+        calibrate=False,
+    )
     assert [m.calls for m in models] == [1, 1, 1]
     expected = np.average(np.stack([m.test_out for m in models]), axis=0, weights=fit.weights)
     acc = float((expected.argmax(1) == Y_TEST).mean())
-    assert fit.rows[-1]["member"] == "ensemble" and fit.rows[-1]["test_accuracy"] == pytest.approx(acc)
+    assert fit.rows[-1]["member"] == "ensemble" and fit.rows[-1]["test_accuracy"] == pytest.approx(
+        acc
+    )
     assert fit.summary["best_member"] == "net_3"  # best on validation, not on test
     low, high = fit.summary["ensemble_minus_best_ci"]
     assert low <= fit.summary["ensemble_minus_best"] <= high
@@ -70,7 +84,9 @@ def test_regression_members_and_methods(method):
         Member("linear", "linear", Fixed(y_test[:, None] - 0.3), y_val[:, None] - 0.3),
     ]
     weights = {"net_1": 1, "linear": 1} if method == "weights" else None
-    fit = fit_ensemble(members, y_val, np.zeros((40, 2)), y_test, task="regression", method=method, weights=weights)
+    fit = fit_ensemble(
+        members, y_val, np.zeros((40, 2)), y_test, task="regression", method=method, weights=weights
+    )
     assert fit.weights.min() >= 0 and fit.weights.sum() == pytest.approx(1.0)
     assert {"val_rmse", "test_rmse"} <= set(fit.rows[0])
     if method != "greedy":  # greedy picks one at a time: a tie keeps the first
@@ -80,7 +96,15 @@ def test_regression_members_and_methods(method):
 def test_user_weights_name_members():
     members = [Member("net_1", "net", Fixed(onehot(Y_TEST, 3)), onehot(Y_VAL, 3))]
     with pytest.raises(ConfigError, match="unknown member 'net_9'; members are: net_1"):
-        fit_ensemble(members, Y_VAL, np.zeros((100, 1)), Y_TEST, task="classification", method="weights", weights={"net_9": 1})
+        fit_ensemble(
+            members,
+            Y_VAL,
+            np.zeros((100, 1)),
+            Y_TEST,
+            task="classification",
+            method="weights",
+            weights={"net_9": 1},
+        )
     with pytest.raises(ConfigError, match="no members"):
         fit_ensemble([], Y_VAL, np.zeros((100, 1)), Y_TEST, task="classification")
 
@@ -97,7 +121,9 @@ def test_refit_happens_after_the_weights_and_before_the_single_test_pass():
     again = Logged(onehot(Y_TEST, 3, 0.95))
     members = [
         Member("net_1", "net", first[0], onehot(Y_VAL, 3, 0.8), "t1"),
-        Member("linear", "linear", first[1], onehot((Y_VAL + 1) % 3, 3, 0.6)),  # wrong on validation: no weight
+        Member(
+            "linear", "linear", first[1], onehot((Y_VAL + 1) % 3, 3, 0.6)
+        ),  # wrong on validation: no weight
     ]
     seen = {}
 
@@ -106,13 +132,22 @@ def test_refit_happens_after_the_weights_and_before_the_single_test_pass():
         seen["weights"] = w.tolist()
         return {m.name: Refit(again, {"rows": 1}) for m, x in zip(given, w, strict=True) if x > 0}
 
-    fit = fit_ensemble(members, Y_VAL, np.zeros((100, 4)), Y_TEST, task="classification", refit=refit)
+    fit = fit_ensemble(
+        members, Y_VAL, np.zeros((100, 4)), Y_TEST, task="classification", refit=refit
+    )
     assert events == ["refit", "test", "test", "test"]  # each model sees the test rows once, after
     assert seen["weights"] == fit.weights.tolist() == [1.0, 0.0]
     assert list(fit.refits) == ["net_1"] and fit.summary["refit"] == ["net_1"]
     table = {row["member"]: row for row in fit.rows}
-    assert table["net_1"]["refit"] and not table["linear"]["refit"] and "refit_test_accuracy" not in table["linear"]
-    assert table["net_1"]["test_accuracy"] == 1.0 and table["net_1"]["refit_test_log_loss"] < table["net_1"]["test_log_loss"]
+    assert (
+        table["net_1"]["refit"]
+        and not table["linear"]["refit"]
+        and "refit_test_accuracy" not in table["linear"]
+    )
+    assert (
+        table["net_1"]["test_accuracy"] == 1.0
+        and table["net_1"]["refit_test_log_loss"] < table["net_1"]["test_log_loss"]
+    )
     assert fit.summary["ensemble_test_accuracy"] == table["ensemble"]["refit_test_accuracy"]
     assert fit.summary["ensemble_before_refit_test_accuracy"] == table["ensemble"]["test_accuracy"]
 
@@ -120,10 +155,28 @@ def test_refit_happens_after_the_weights_and_before_the_single_test_pass():
 def test_choose_refits_fits_the_heaviest_members_into_the_time_left():
     from rayboost.tuning import RefitJob, choose_refits
 
-    jobs = [RefitJob("net_1", "net", None, 30.0), RefitJob("net_2", "net", None, 10.0), RefitJob("xgboost", "xgboost", None, 4.0)]
+    jobs = [
+        RefitJob("net_1", "net", None, 30.0),
+        RefitJob("net_2", "net", None, 10.0),
+        RefitJob("xgboost", "xgboost", None, 4.0),
+    ]
     weights = {"net_1": 0.2, "net_2": 0.5, "xgboost": 0.3}
-    assert [j.name for j in choose_refits(jobs, weights, slots=1, seconds=None)] == ["net_2", "xgboost", "net_1"]
-    assert [j.name for j in choose_refits(jobs, weights, slots=1, seconds=20)] == ["net_2", "xgboost"]
-    assert [j.name for j in choose_refits(jobs, weights, slots=2, seconds=22)] == ["net_2", "xgboost"]  # 30 s alone is too long
-    assert [j.name for j in choose_refits(jobs, weights, slots=2, seconds=30)] == ["net_2", "xgboost", "net_1"]
+    assert [j.name for j in choose_refits(jobs, weights, slots=1, seconds=None)] == [
+        "net_2",
+        "xgboost",
+        "net_1",
+    ]
+    assert [j.name for j in choose_refits(jobs, weights, slots=1, seconds=20)] == [
+        "net_2",
+        "xgboost",
+    ]
+    assert [j.name for j in choose_refits(jobs, weights, slots=2, seconds=22)] == [
+        "net_2",
+        "xgboost",
+    ]  # 30 s alone is too long
+    assert [j.name for j in choose_refits(jobs, weights, slots=2, seconds=30)] == [
+        "net_2",
+        "xgboost",
+        "net_1",
+    ]
     assert choose_refits(jobs, weights, slots=2, seconds=0) == []

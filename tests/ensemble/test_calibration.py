@@ -28,7 +28,10 @@ def test_calibration_recovers_a_known_temperature(true_t: float) -> None:
     fitted = fit_temperature(member, y)
     assert fitted == pytest.approx(1.0 / true_t, rel=0.05)
     fixed = apply_temperature(member, fitted)
-    assert score(fixed, y, task="classification")["log_loss"] <= score(member, y, task="classification")["log_loss"]
+    assert (
+        score(fixed, y, task="classification")["log_loss"]
+        <= score(member, y, task="classification")["log_loss"]
+    )
     assert np.array_equal(fixed.argmax(1), member.argmax(1))  # the predicted class never changes
 
 
@@ -37,7 +40,9 @@ def test_temperature_stays_in_bounds_and_one_leaves_probabilities_alone() -> Non
     hopeless = softmax(-50 * logits, axis=1)  # confidently wrong: wants the largest temperature
     assert TEMPERATURE_BOUNDS[0] <= fit_temperature(hopeless, y) <= TEMPERATURE_BOUNDS[1]
     p = softmax(logits, axis=1)
-    assert np.array_equal(apply_temperature(p, 1.0), p) and np.array_equal(apply_temperature(p, None), p)
+    assert np.array_equal(apply_temperature(p, 1.0), p) and np.array_equal(
+        apply_temperature(p, None), p
+    )
     np.testing.assert_allclose(apply_temperature(p, 0.7).sum(axis=1), 1.0)
 
 
@@ -56,7 +61,9 @@ def test_the_default_gives_a_pure_noise_member_no_weight(seed: int) -> None:
     over-confident members, and a proper score rewards it."""
     P, y = _members(seed)
     calibrated, temperatures = calibrate_members(P, y, "classification", EnsembleConfig().calibrate)
-    assert all(t is not None and t > 1.0 for t in temperatures[:2])  # the noisy logits are over-confident
+    assert all(
+        t is not None and t > 1.0 for t in temperatures[:2]
+    )  # the noisy logits are over-confident
     w = fit_weights(calibrated, y, task="classification", method=EnsembleConfig().method, seed=seed)
     assert w[2] == 0.0 and w[:2].sum() == pytest.approx(1.0)
 
@@ -88,8 +95,12 @@ def test_fit_ensemble_calibrates_each_member_and_reports_cross_fitted_scores() -
     logits, y = _calibrated(1200, 3, seed=3)
     val, test = slice(0, 600), slice(600, 1200)
     sharp = softmax(3.0 * logits, axis=1)  # over-confident: its temperature is about 3
-    members = [Member("net_1", "net", Fixed(sharp[test]), sharp[val], "t1"),
-               Member("linear", "linear", Fixed(softmax(logits, axis=1)[test]), softmax(logits, axis=1)[val])]  # fmt: skip
+    members = [
+        Member("net_1", "net", Fixed(sharp[test]), sharp[val], "t1"),
+        Member(
+            "linear", "linear", Fixed(softmax(logits, axis=1)[test]), softmax(logits, axis=1)[val]
+        ),
+    ]
     fit = fit_ensemble(members, y[val], np.zeros((600, 2)), y[test], task="classification")
     rows = {r["member"]: r for r in fit.rows}
     assert rows["net_1"]["temperature"] == pytest.approx(3.0, rel=0.2)
@@ -99,7 +110,9 @@ def test_fit_ensemble_calibrates_each_member_and_reports_cross_fitted_scores() -
     for name in ("net_1", "linear", "ensemble"):
         assert {"cv_accuracy", "cv_log_loss"} <= set(rows[name])
     assert fit.summary["calibrated"] and "ensemble_cv_accuracy" in fit.summary
-    off = fit_ensemble(members, y[val], np.zeros((600, 2)), y[test], task="classification", calibrate=False)
+    off = fit_ensemble(
+        members, y[val], np.zeros((600, 2)), y[test], task="classification", calibrate=False
+    )
     assert off.temperatures == [None, None] and not off.summary["calibrated"]
 
 

@@ -26,11 +26,16 @@ def experiment(request, tmp_path_factory, local_ray):
     storage = tmp_path_factory.mktemp(request.param)
     exp = rayboost.run(
         overrides=[
-            f"storage={storage}", "name=ens", f"data.dataset={request.param}",
-            "search.num_samples=3", "search.max_epochs=4", "ensemble.top_k=2", "ensemble.xgboost_trials=4",
+            f"storage={storage}",
+            "name=ens",
+            f"data.dataset={request.param}",
+            "search.num_samples=3",
+            "search.max_epochs=4",
+            "ensemble.top_k=2",
+            "ensemble.xgboost_trials=4",
         ],
         verbose=False,
-    )  # fmt: skip
+    )
     return exp, request.param
 
 
@@ -85,7 +90,9 @@ def test_members_table(experiment):
     exp, name = experiment
     members = exp.members()
     metrics = {"accuracy", "log_loss"} if name != "diabetes" else {"rmse"}
-    expected = MEMBER_COLUMNS | {f"{p}_{m}" for p in ("val", "cv", "test", "refit_test") for m in metrics}
+    expected = MEMBER_COLUMNS | {
+        f"{p}_{m}" for p in ("val", "cv", "test", "refit_test") for m in metrics
+    }
     assert set(members.columns) == expected
     assert members["member"].tolist() == ["net_1", "net_2", "xgboost", "linear", "ensemble"]
     assert members["kind"].tolist() == ["net", "net", "xgboost", "linear", "ensemble"]
@@ -101,10 +108,17 @@ def test_members_table(experiment):
     assert summary[f"ensemble_cv_{metric}"] == pytest.approx(members.iloc[-1][f"cv_{metric}"])
     # members with weight were refit on train + validation; the ensemble handed back uses those
     used = members[(members.kind != "ensemble") & (members.weight > 0)]
-    assert used["refit"].all() and members.loc[members.weight == 0, "refit_test_" + metric].isna().all()
+    assert (
+        used["refit"].all()
+        and members.loc[members.weight == 0, "refit_test_" + metric].isna().all()
+    )
     assert summary["refit"] == used["member"].tolist()
-    assert summary[f"ensemble_test_{metric}"] == pytest.approx(members.iloc[-1][f"refit_test_{metric}"])
-    assert summary[f"ensemble_before_refit_test_{metric}"] == pytest.approx(members.iloc[-1][f"test_{metric}"])
+    assert summary[f"ensemble_test_{metric}"] == pytest.approx(
+        members.iloc[-1][f"refit_test_{metric}"]
+    )
+    assert summary[f"ensemble_before_refit_test_{metric}"] == pytest.approx(
+        members.iloc[-1][f"test_{metric}"]
+    )
     low, high = summary["ensemble_minus_best_ci"]
     assert low <= summary["ensemble_minus_best"] <= high
 
@@ -117,11 +131,15 @@ def test_oracle_predict_equals_weighted_average_of_members_with_stored_weights(e
     members = exp.members().set_index("member")
     used = members[(members.kind != "ensemble") & (members.weight > 0)]
     assert [name for name, _ in model.members_] == used.index.tolist()
-    np.testing.assert_array_equal(model.weights_, used["weight"].to_numpy())  # the very weights shown
+    np.testing.assert_array_equal(
+        model.weights_, used["weight"].to_numpy()
+    )  # the very weights shown
     scaler = Scaler.from_dict(json.loads(exp.paths.scaler.read_text()))
     outputs = []
     for name, row in used.iterrows():  # each member's output at the temperature the table shows
-        folder = exp.paths.member_dir(name) / ("refit" if row.refit else "")  # the refit version where there is one
+        folder = exp.paths.member_dir(name) / (
+            "refit" if row.refit else ""
+        )  # the refit version where there is one
         out = MEMBER_KINDS[row.kind].load(folder).predict_output(scaler.transform(X))
         if dataset.task == "classification":
             logits = np.log(np.clip(out, 1e-15, 1.0)) / row.temperature
@@ -178,7 +196,9 @@ def test_zero_weight_members_are_never_loaded(experiment):
     assert [name for name, _ in model.members_] == ["net_1"]
     members = exp.members().set_index("member")
     assert members.loc["net_1", "weight"] == 1.0 and members.loc["xgboost", "weight"] == 0.0
-    assert members.loc["ensemble", members.columns[-1]] == pytest.approx(members.loc["net_1", members.columns[-1]])
+    assert members.loc["ensemble", members.columns[-1]] == pytest.approx(
+        members.loc["net_1", members.columns[-1]]
+    )
 
 
 @pytest.mark.parametrize("method", ["optimize", "uniform", "greedy", "bagged"])
@@ -186,7 +206,11 @@ def test_reweight_without_retraining_keeps_history(experiment, method):
     exp, _ = experiment
     model_file = exp.paths.member_dir("net_1") / "model.pt"
     stamp = model_file.stat().st_mtime_ns
-    before = len(list(exp.paths.ensemble_history.glob("*.json"))) if exp.paths.ensemble_history.exists() else 0
+    before = (
+        len(list(exp.paths.ensemble_history.glob("*.json")))
+        if exp.paths.ensemble_history.exists()
+        else 0
+    )
     reweight(exp.name, exp.paths.root.parent, method)
     members = exp.members()
     assert exp.summary()["ensemble"]["method"] == method

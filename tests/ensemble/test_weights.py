@@ -141,7 +141,9 @@ def test_greedy_keeps_the_best_member_alone_when_adding_members_does_not_help_ac
         return probs
 
     timid, sure = member(0.4), member(0.95)
-    assert log_loss(y, (timid + sure) / 2) < log_loss(y, timid)  # a mix would lower the log loss ...
+    assert log_loss(y, (timid + sure) / 2) < log_loss(
+        y, timid
+    )  # a mix would lower the log loss ...
     w = fit_weights(np.stack([sure, timid]), y, task="classification", method="greedy")
     assert np.count_nonzero(w) == 1  # ... but not the accuracy: the first member picked stays alone
 
@@ -180,7 +182,9 @@ def _smoothed_and_confident_members(seed: int = 0) -> tuple[np.ndarray, np.ndarr
     y = _labels(rng, n_classes)
 
     def member(accuracy: float, top: float) -> np.ndarray:
-        guess = np.where(rng.random(len(y)) < accuracy, y, (y + rng.integers(1, n_classes, len(y))) % n_classes)
+        guess = np.where(
+            rng.random(len(y)) < accuracy, y, (y + rng.integers(1, n_classes, len(y))) % n_classes
+        )
         probs = np.full((len(y), n_classes), (1.0 - top) / (n_classes - 1))
         probs[np.arange(len(y)), guess] = top
         return probs

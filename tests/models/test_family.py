@@ -67,7 +67,11 @@ def _expected_cnn(p: dict[str, Any], shape: tuple[int, int, int], n_out: int) ->
         channels = out
     head_in = channels if p["head"] == "gap" else channels * h * w
     units = p["head_units"]
-    params += head_in * units + (units if p["bn"] != "before" else 0) + (2 * units if p["bn"] != "none" else 0)
+    params += (
+        head_in * units
+        + (units if p["bn"] != "before" else 0)
+        + (2 * units if p["bn"] != "none" else 0)
+    )
     params += units * n_out + n_out
     madds += head_in * units + units * n_out
     return params, madds
@@ -76,10 +80,15 @@ def _expected_cnn(p: dict[str, Any], shape: tuple[int, int, int], n_out: int) ->
 CNN_CASES = [
     dict(conv=conv, stem=stem, bn=bn, residual=residual, head=head, convs=convs, blocks=blocks)
     for conv, stem, bn, residual, head, convs, blocks in itertools.product(
-        ("standard", "separable"), ("standard", "same"), ("before", "after", "none"),
-        (False, True), ("gap", "flatten"), (1, 2, 3), (1, 3),
+        ("standard", "separable"),
+        ("standard", "same"),
+        ("before", "after", "none"),
+        (False, True),
+        ("gap", "flatten"),
+        (1, 2, 3),
+        (1, 3),
     )
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("case", CNN_CASES, ids=lambda c: "-".join(str(v) for v in c.values()))
@@ -104,14 +113,25 @@ def test_separable_stage_keeps_mobilenet_cost_ratio() -> None:
     shape = (32, 8, 8)
     costs = {}
     for conv in ("standard", "separable"):
-        p = _cnn(conv=conv, stem="same", filters=32, blocks=1, convs=2, residual=True, bn="before", head="gap")
+        p = _cnn(
+            conv=conv,
+            stem="same",
+            filters=32,
+            blocks=1,
+            convs=2,
+            residual=True,
+            bn="before",
+            head="gap",
+        )
         costs[conv] = count_madds(build_net("cnn", p, shape, 2).features, shape)
     assert costs["separable"] / costs["standard"] == pytest.approx(1 / 32 + 1 / 9)
 
 
 def test_residual_stage_adds_its_input() -> None:
     torch.manual_seed(0)
-    net = build_net("cnn", _cnn(residual=True, convs=2, blocks=1, filters=3, bn="none"), (3, 6, 6), 2)
+    net = build_net(
+        "cnn", _cnn(residual=True, convs=2, blocks=1, filters=3, bn="none"), (3, 6, 6), 2
+    )
     stage = net.features[0]
     assert isinstance(stage.shortcut, nn.Identity)  # same width: the input itself
     x = torch.randn(2, 3, 6, 6)
@@ -119,7 +139,9 @@ def test_residual_stage_adds_its_input() -> None:
 
 
 def test_residual_projection_where_the_width_changes() -> None:
-    net = build_net("cnn", _cnn(residual=True, convs=1, blocks=2, filters=4, bn="before"), (1, 8, 8), 2)
+    net = build_net(
+        "cnn", _cnn(residual=True, convs=1, blocks=2, filters=4, bn="before"), (1, 8, 8), 2
+    )
     first, second = net.features[0], net.features[2]  # stage, pool, stage, pool (no dropout)
     assert isinstance(first.shortcut, nn.Sequential) and first.shortcut[0].kernel_size == (1, 1)
     assert isinstance(second.shortcut[1], nn.BatchNorm2d)
@@ -135,20 +157,35 @@ def test_head_input_width(head: str) -> None:
 def test_params_without_new_keys_build_the_net_they_trained() -> None:
     """Experiments stored before stages existed load: one conv per stage, averaged head."""
     old = {
-        "filters": 8, "blocks": 3, "conv": "separable", "stem": "standard", "kernel_size": 3, "bn": "before",
-        "activation": "relu", "dropout": 0.1, "head_units": 16, "init": "default",
-    }  # fmt: skip
+        "filters": 8,
+        "blocks": 3,
+        "conv": "separable",
+        "stem": "standard",
+        "kernel_size": 3,
+        "bn": "before",
+        "activation": "relu",
+        "dropout": 0.1,
+        "head_units": 16,
+        "init": "default",
+    }
     net = CNN((1, 8, 8), 10, old)
     keys = set(net.state_dict())
     assert "features.0.0.weight" in keys and "features.3.0.pointwise.weight" in keys
-    assert [m.out_channels for m in net.modules() if isinstance(m, nn.Conv2d) and m.groups == 1] == [8, 16, 32]
+    assert [
+        m.out_channels for m in net.modules() if isinstance(m, nn.Conv2d) and m.groups == 1
+    ] == [8, 16, 32]
     assert net.head[0][0].in_features == 32
 
 
 @pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("bn", ["before", "after", "none"])
 def test_mlp_counts_and_residual(residual: bool, bn: str) -> None:
-    p = default_params("mlp", "classification", 4) | {"layers": 3, "units": 16, "residual": residual, "bn": bn}
+    p = default_params("mlp", "classification", 4) | {
+        "layers": 3,
+        "units": 16,
+        "residual": residual,
+        "bn": bn,
+    }
     net = build_net("mlp", p, (10,), 4)
     bias = 16 if bn != "before" else 0
     norm = 32 if bn != "none" else 0
@@ -163,13 +200,23 @@ def test_mlp_counts_and_residual(residual: bool, bn: str) -> None:
 
 
 # -- training: one step of every option ------------------------------------------------------------
-def _images(n: int = 48, shape: tuple[int, ...] = (1, 8, 8), classes: int = 3, seed: int = 0) -> TrialData:
+def _images(
+    n: int = 48, shape: tuple[int, ...] = (1, 8, 8), classes: int = 3, seed: int = 0
+) -> TrialData:
     rng = np.random.default_rng(seed)
     y = rng.integers(0, classes, n)
     X = rng.normal(size=(n, *shape)).astype(np.float32)
     X[np.arange(n), 0, y, y] += 3.0  # a learnable pixel per class
-    return TrialData(X[: n // 2], y[: n // 2], X[n // 2 :], y[n // 2 :], "classification", classes,
-                     np.arange(n // 2), np.arange(n // 2, n))  # fmt: skip
+    return TrialData(
+        X[: n // 2],
+        y[: n // 2],
+        X[n // 2 :],
+        y[n // 2 :],
+        "classification",
+        classes,
+        np.arange(n // 2),
+        np.arange(n // 2, n),
+    )
 
 
 @pytest.mark.parametrize(
@@ -178,7 +225,15 @@ def _images(n: int = 48, shape: tuple[int, ...] = (1, 8, 8), classes: int = 3, s
         dict(residual=True, convs=2, head="gap"),
         dict(residual=True, convs=3, head="flatten", conv="separable"),
         dict(residual=False, convs=2, head="flatten", bn="none", augment="shift_flip"),
-        dict(residual=True, convs=1, head="gap", bn="after", augment="none", schedule="cosine", grad_clip=0.0),
+        dict(
+            residual=True,
+            convs=1,
+            head="gap",
+            bn="after",
+            augment="none",
+            schedule="cosine",
+            grad_clip=0.0,
+        ),
         dict(schedule="constant", precision="bf16"),
     ],
 )
@@ -188,7 +243,9 @@ def test_every_option_trains_a_step(case: dict[str, Any]) -> None:
     record = trainer.run_epoch()
     assert math.isfinite(record["train_loss"])
     assert 0.0 <= record["val_accuracy"] <= 1.0
-    changed = [not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=True)]
+    changed = [
+        not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=True)
+    ]
     assert all(changed)
 
 
@@ -208,7 +265,9 @@ def test_lr_at_shapes() -> None:
         lr_at("step", 0, total, peak)
 
 
-@pytest.mark.parametrize("schedule, final", [("onecycle", 3e-3 / 25 / 1e4), ("cosine", 0.0), ("constant", 3e-3)])
+@pytest.mark.parametrize(
+    "schedule, final", [("onecycle", 3e-3 / 25 / 1e4), ("cosine", 0.0), ("constant", 3e-3)]
+)
 def test_schedule_reaches_its_final_lr_at_the_last_epoch(schedule: str, final: float) -> None:
     seen: list[float] = []
     trainer = NetTrainer("cnn", _cnn(schedule=schedule, lr=3e-3, epochs=3), _images(), seed=0)
@@ -233,7 +292,9 @@ def test_stopped_trial_keeps_the_schedule_of_its_budget() -> None:
     for _ in range(3):
         long.run_epoch()
     spe = long.steps_per_epoch
-    assert long.optimizer.param_groups[0]["lr"] == pytest.approx(lr_at("onecycle", 3 * spe - 1, 10 * spe, 3e-3))
+    assert long.optimizer.param_groups[0]["lr"] == pytest.approx(
+        lr_at("onecycle", 3 * spe - 1, 10 * spe, 3e-3)
+    )
     assert long.optimizer.param_groups[0]["lr"] > 3e-3 / 2  # still near the peak, not annealed
 
 
@@ -255,7 +316,9 @@ def test_schedule_continues_after_a_checkpoint() -> None:
 def test_gradient_clipping_bounds_the_step() -> None:
     data = _images()
     norms: list[float] = []
-    trainer = NetTrainer("cnn", _cnn(grad_clip=0.01, lr=1.0, schedule="constant", optimizer="sgd"), data, seed=0)
+    trainer = NetTrainer(
+        "cnn", _cnn(grad_clip=0.01, lr=1.0, schedule="constant", optimizer="sgd"), data, seed=0
+    )
     step = trainer.optimizer.step
 
     def spy(*args: Any, **kwargs: Any) -> Any:
@@ -289,15 +352,21 @@ def test_shift_images_moves_each_image_within_the_pad() -> None:
 
 def test_flips_only_when_asked() -> None:
     x = torch.randn(64, 1, 5, 5)
-    assert torch.equal(shift_images(x, 0, flip=False, generator=torch.Generator().manual_seed(0)), x)
+    assert torch.equal(
+        shift_images(x, 0, flip=False, generator=torch.Generator().manual_seed(0)), x
+    )
     out = shift_images(x, 0, flip=True, generator=torch.Generator().manual_seed(0))
     mirrored = [torch.equal(o, m) for o, m in zip(out, x.flip(3), strict=True)]
     kept = [torch.equal(o, i) for o, i in zip(out, x, strict=True)]
-    assert all(a or b for a, b in zip(mirrored, kept, strict=True))  # each image as it is, or mirrored
+    assert all(
+        a or b for a, b in zip(mirrored, kept, strict=True)
+    )  # each image as it is, or mirrored
     assert 16 < sum(mirrored) < 48  # about half of them mirrored
 
 
-def test_augmentation_never_touches_validation_or_test_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_augmentation_never_touches_validation_or_test_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     data = _images(n=40)
     seen: list[torch.Tensor] = []
     real = train_module.shift_images
@@ -310,7 +379,9 @@ def test_augmentation_never_touches_validation_or_test_rows(monkeypatch: pytest.
     trainer = NetTrainer("cnn", _cnn(augment="shift_flip"), data, seed=0)
     trainer.train_epoch()
     train_rows = {tuple(row.flatten().tolist()) for row in torch.as_tensor(data.X_train)}
-    assert seen and all(tuple(row.flatten().tolist()) in train_rows for batch in seen for row in batch)
+    assert seen and all(
+        tuple(row.flatten().tolist()) in train_rows for batch in seen for row in batch
+    )
     assert sum(len(b) for b in seen) == len(data.X_train)
     calls = len(seen)
     scores, pred = trainer.evaluate()  # validation: the rows as they are
@@ -318,15 +389,28 @@ def test_augmentation_never_touches_validation_or_test_rows(monkeypatch: pytest.
     with torch.no_grad():
         direct = torch.softmax(trainer.model(torch.as_tensor(data.X_val)), dim=1).numpy()
     np.testing.assert_allclose(pred, direct, rtol=1e-5, atol=1e-6)
-    model = NetModel("cnn", trainer.params, data.input_shape, 3, "classification", 0.0, 1.0, trainer.model.state_dict())
-    np.testing.assert_allclose(model.predict_output(data.X_val), direct, rtol=1e-5, atol=1e-6)  # test-time path
+    model = NetModel(
+        "cnn",
+        trainer.params,
+        data.input_shape,
+        3,
+        "classification",
+        0.0,
+        1.0,
+        trainer.model.state_dict(),
+    )
+    np.testing.assert_allclose(
+        model.predict_output(data.X_val), direct, rtol=1e-5, atol=1e-6
+    )  # test-time path
     assert len(seen) == calls  # neither evaluation nor prediction augmented anything
 
 
 def test_tables_are_never_augmented() -> None:
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 6)).astype(np.float32), rng.integers(0, 2, 40)
-    data = TrialData(X[:20], y[:20], X[20:], y[20:], "classification", 2, np.arange(20), np.arange(20, 40))
+    data = TrialData(
+        X[:20], y[:20], X[20:], y[20:], "classification", 2, np.arange(20), np.arange(20, 40)
+    )
     params = default_params("mlp", "classification", 2) | {"augment": "shift"}
     assert NetTrainer("mlp", params, data).shift == 0
     assert isinstance(build_net("mlp", params, (6,), 2), MLP)

@@ -57,7 +57,9 @@ def _digits() -> TrialData:
 def _cnn_params(**overrides: Any) -> dict[str, Any]:
     params = default_params("cnn", "classification", 2)
     # one conv per stage and an averaged head: the net of these tests' counts
-    params.update(filters=4, blocks=2, convs=1, head="gap", head_units=16, batch_size=64, dropout=0.0)
+    params.update(
+        filters=4, blocks=2, convs=1, head="gap", head_units=16, batch_size=64, dropout=0.0
+    )
     params.update(overrides)
     return params
 
@@ -581,17 +583,27 @@ def test_refit_net_replays_the_trial_recipe_on_the_rows_it_is_given() -> None:
     params = _cnn_params(epochs=6, schedule="onecycle")
     X = np.concatenate([data.X_train, data.X_val])
     y = np.concatenate([data.y_train, data.y_val])
-    net = refit_net("cnn", params, X, y, data.task, data.n_outputs, seed=3, epochs=4, schedule_epochs=6)
+    net = refit_net(
+        "cnn", params, X, y, data.task, data.n_outputs, seed=3, epochs=4, schedule_epochs=6
+    )
     assert net is not None and net.input_shape == data.input_shape
     # the same as a trainer on those rows stopped after 4 epochs of a 6-epoch schedule
     rows = np.arange(len(X))
-    trainer = NetTrainer("cnn", params, TrialData(X, y, X[:0], y[:0], data.task, data.n_outputs, rows, rows[:0]), seed=3, epochs=6)
+    trainer = NetTrainer(
+        "cnn",
+        params,
+        TrialData(X, y, X[:0], y[:0], data.task, data.n_outputs, rows, rows[:0]),
+        seed=3,
+        epochs=6,
+    )
     for _ in range(4):
         trainer.train_epoch()
         trainer.epoch += 1
     want = predict_output(trainer.model, data.X_val, data.task)
     np.testing.assert_allclose(net.predict_output(data.X_val), want, rtol=1e-5, atol=1e-6)
-    assert trainer.lr_at_step(4 * trainer.steps_per_epoch - 1) > trainer.lr_at_step(6 * trainer.steps_per_epoch - 1)
+    assert trainer.lr_at_step(4 * trainer.steps_per_epoch - 1) > trainer.lr_at_step(
+        6 * trainer.steps_per_epoch - 1
+    )
 
 
 def test_refit_net_of_a_diverging_recipe_is_none() -> None:
@@ -607,9 +619,13 @@ def test_an_epoch_with_nan_outputs_is_never_best_and_counts_as_diverged() -> Non
     first = trainer.run_epoch()
     assert math.isfinite(first["val_accuracy"]) and trainer.best["epoch"] == 1
     with torch.no_grad():  # every output NaN from here on: argmax would say class 0
-        trainer.model.apply(lambda m: m.weight.fill_(math.nan) if isinstance(m, nn.Linear) else None)
+        trainer.model.apply(
+            lambda m: m.weight.fill_(math.nan) if isinstance(m, nn.Linear) else None
+        )
     second = trainer.run_epoch()
-    assert math.isnan(second["val_accuracy"]) and math.isnan(second["val_loss"]) and second["diverged"]
+    assert (
+        math.isnan(second["val_accuracy"]) and math.isnan(second["val_loss"]) and second["diverged"]
+    )
     assert trainer.best["epoch"] == 1 and second["best_epoch"] == 1
     fresh = NetTrainer("mlp", _mlp_params(bn="none", epochs=4), data, seed=0)
     with torch.no_grad():

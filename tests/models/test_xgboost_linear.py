@@ -198,31 +198,54 @@ def test_linear_validates_params_and_labels() -> None:
 
 @pytest.mark.parametrize("name", list(LOADERS))
 @pytest.mark.parametrize("family", list(FAMILIES))
-def test_refit_on_train_and_validation_keeps_what_validation_chose(family: str, name: str, tmp_path: Path) -> None:
+def test_refit_on_train_and_validation_keeps_what_validation_chose(
+    family: str, name: str, tmp_path: Path
+) -> None:
     model = _fitted(family, name)
     X_tr, y_tr, X_val, y_val, X_test, _ = _split(name)
     X_all, y_all = np.concatenate([X_tr, X_val]), np.concatenate([y_tr, y_val])
     again = model.refit(X_all, y_all)
     assert again.summary_["refit_rows"] == len(X_all)
     if family == "xgboost":  # the rounds early stopping chose, trained without a held-out split
-        assert again.booster_.num_boosted_rounds() == model.best_iteration_ + 1 == again.summary_["refit_rounds"]
+        assert (
+            again.booster_.num_boosted_rounds()
+            == model.best_iteration_ + 1
+            == again.summary_["refit_rounds"]
+        )
         expected = xgb.train(
-            {**again._booster_params()[0]}, xgb.DMatrix(X_all, label=y_all, nthread=2), model.best_iteration_ + 1
+            {**again._booster_params()[0]},
+            xgb.DMatrix(X_all, label=y_all, nthread=2),
+            model.best_iteration_ + 1,
         )
         raw = expected.predict(xgb.DMatrix(X_test, nthread=2))
         ours = again.predict_output(X_test)
-        np.testing.assert_allclose(ours[:, -1] if raw.ndim == 1 and ours.shape[1] == 2 else ours.reshape(raw.shape), raw, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            ours[:, -1] if raw.ndim == 1 and ours.shape[1] == 2 else ours.reshape(raw.shape),
+            raw,
+            rtol=1e-5,
+            atol=1e-6,
+        )
     else:  # the C / alpha validation chose, fit on every given row
         assert again.chosen_ == model.chosen_
         value = next(iter(model.chosen_.values()))
-        ref = (LogisticRegression(C=value, max_iter=2000) if LOADERS[name][1] == "classification" else Ridge(alpha=value))
+        ref = (
+            LogisticRegression(C=value, max_iter=2000)
+            if LOADERS[name][1] == "classification"
+            else Ridge(alpha=value)
+        )
         scaler = StandardScaler().fit(X_all)
         ref.fit(scaler.transform(X_all), y_all)
-        want = ref.predict_proba(scaler.transform(X_test)) if LOADERS[name][1] == "classification" else ref.predict(scaler.transform(X_test))[:, None]
+        want = (
+            ref.predict_proba(scaler.transform(X_test))
+            if LOADERS[name][1] == "classification"
+            else ref.predict(scaler.transform(X_test))[:, None]
+        )
         np.testing.assert_allclose(again.predict_output(X_test), want, rtol=1e-4, atol=1e-5)
     assert not np.allclose(again.predict_output(X_test), model.predict_output(X_test))
     again.save(tmp_path)  # saved and loaded like any member
-    np.testing.assert_array_equal(type(again).load(tmp_path).predict_output(X_test), again.predict_output(X_test))
+    np.testing.assert_array_equal(
+        type(again).load(tmp_path).predict_output(X_test), again.predict_output(X_test)
+    )
 
 
 @pytest.mark.parametrize(

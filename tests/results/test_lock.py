@@ -27,14 +27,20 @@ def _dead_pid() -> int:
 def _write_lock(root, pid, host, age_s=0.0):
     now = time.time()
     lock_path(root).parent.mkdir(parents=True, exist_ok=True)
-    lock_path(root).write_text(json.dumps({"pid": pid, "host": host, "started_at": now - age_s, "heartbeat_at": now - age_s}))
+    lock_path(root).write_text(
+        json.dumps(
+            {"pid": pid, "host": host, "started_at": now - age_s, "heartbeat_at": now - age_s}
+        )
+    )
 
 
 def test_a_second_driver_is_refused_with_who_holds_the_lock(tmp_path):
     root = tmp_path / "store" / "exp"
     with ExperimentLock(root, verbose=False):
         assert holder(root).pid == os.getpid()
-        with pytest.raises(ExperimentError, match=rf"in use by pid {os.getpid()} on {socket.gethostname()}"):
+        with pytest.raises(
+            ExperimentError, match=rf"in use by pid {os.getpid()} on {socket.gethostname()}"
+        ):
             ExperimentLock(root, verbose=False).acquire()
     assert not lock_path(root).exists() and holder(root) is None
     with ExperimentLock(root, verbose=False):  # free again
@@ -78,8 +84,14 @@ def test_a_run_while_another_driver_holds_the_name_exits_before_anything(tmp_pat
 def test_creation_is_one_step_so_a_failed_one_leaves_a_reusable_name(tmp_path, monkeypatch):
     import rayboost.data._split as split_module
 
-    overrides = [f"storage={tmp_path}", "name=half", "data.dataset=breast_cancer", "search.num_samples=1",
-                 "search.max_epochs=1", "ensemble.enabled=false"]  # fmt: skip
+    overrides = [
+        f"storage={tmp_path}",
+        "name=half",
+        "data.dataset=breast_cancer",
+        "search.num_samples=1",
+        "search.max_epochs=1",
+        "ensemble.enabled=false",
+    ]
 
     def killed(*args, **kwargs):
         raise OSError("killed while creating")
@@ -96,11 +108,30 @@ def test_creation_is_one_step_so_a_failed_one_leaves_a_reusable_name(tmp_path, m
 def test_sigterm_leaves_status_interrupted_and_the_lock_released(tmp_path):
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     args = [
-        sys.executable, "-m", "rayboost", "run", "--quiet", "--set", "data.dataset=digits", "--set", "name=t",
-        "--set", f"storage={tmp_path}", "--set", "search.num_samples=4", "--set", "search.max_epochs=30",
-        "--set", "search.scheduler=fifo", "--set", "ray.num_cpus=2", "--set", "ensemble.enabled=false",
-        "--set", "search.time_budget_s=null",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "rayboost",
+        "run",
+        "--quiet",
+        "--set",
+        "data.dataset=digits",
+        "--set",
+        "name=t",
+        "--set",
+        f"storage={tmp_path}",
+        "--set",
+        "search.num_samples=4",
+        "--set",
+        "search.max_epochs=30",
+        "--set",
+        "search.scheduler=fifo",
+        "--set",
+        "ray.num_cpus=2",
+        "--set",
+        "ensemble.enabled=false",
+        "--set",
+        "search.time_budget_s=null",
+    ]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not list((tmp_path / "t").glob("trials/*/epochs.jsonl")):
@@ -135,7 +166,9 @@ def test_tune_state_writable_by_others_is_never_unpickled(tmp_path, which):
     check_restorable(paths, round_dir)  # private: fine
     target = {"root": paths.root, "round": round_dir, "file": round_dir / "tuner.pkl"}[which]
     target.chmod(0o777 if target.is_dir() else 0o666)
-    with pytest.raises(ExperimentError, match=rf"refusing to resume 'exp'.*{target.name} is writable by others"):
+    with pytest.raises(
+        ExperimentError, match=rf"refusing to resume 'exp'.*{target.name} is writable by others"
+    ):
         check_restorable(paths, round_dir)
     target.chmod(0o775 if target.is_dir() else 0o664)
     with pytest.raises(ExperimentError, match="writable by its group"):

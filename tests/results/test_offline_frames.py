@@ -32,28 +32,74 @@ print(json.dumps({
 @pytest.mark.usefixtures("local_ray")
 def test_frames_load_in_a_fresh_process_without_ray(tmp_path):
     rayboost.run(
-        overrides=[f"storage={tmp_path}", "name=offline", "data.dataset=digits", "search.num_samples=3", "search.max_epochs=2"],
+        overrides=[
+            f"storage={tmp_path}",
+            "name=offline",
+            "data.dataset=digits",
+            "search.num_samples=3",
+            "search.max_epochs=2",
+        ],
         verbose=False,
     )
-    out = subprocess.run([sys.executable, "-c", READER, "offline", str(tmp_path)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", READER, "offline", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert not got["ray_imported"]
     assert got["n_trials"] == 3 and got["n_epochs"] >= 3
     for column in [
-        "trial_id", "status", "param_lr", "param_bn", "param_conv", "param_batch_size", "best_val_accuracy", "best_val_loss",
-        "best_epoch", "epochs", "asha_stopped", "duration_s", "n_params", "madds", "node_id",
+        "trial_id",
+        "status",
+        "param_lr",
+        "param_bn",
+        "param_conv",
+        "param_batch_size",
+        "best_val_accuracy",
+        "best_val_loss",
+        "best_epoch",
+        "epochs",
+        "asha_stopped",
+        "duration_s",
+        "n_params",
+        "madds",
+        "node_id",
     ]:
         assert column in got["trials_columns"], column
     assert got["epochs_columns"] == [
-        "trial_id", "epoch", "train_loss", "val_loss", "val_accuracy", "epoch_time_s", "time_total_s", "node_id",
+        "trial_id",
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "val_accuracy",
+        "epoch_time_s",
+        "time_total_s",
+        "node_id",
     ]
     for key in ("config", "split_sizes", "best_trial_id", "best_val_accuracy", "test"):
         assert key in got["summary_keys"], key
     assert set(got["test"]) == {"accuracy", "log_loss"}
     assert got["experiments"] == ["offline"]
     members = got["members"]
-    assert [m["member"] for m in members] == ["net_1", "net_2", "net_3", "xgboost", "linear", "ensemble"]
-    assert {"kind", "trial_id", "weight", "val_accuracy", "val_log_loss", "test_accuracy", "test_log_loss"} <= set(members[0])
+    assert [m["member"] for m in members] == [
+        "net_1",
+        "net_2",
+        "net_3",
+        "xgboost",
+        "linear",
+        "ensemble",
+    ]
+    assert {
+        "kind",
+        "trial_id",
+        "weight",
+        "val_accuracy",
+        "val_log_loss",
+        "test_accuracy",
+        "test_log_loss",
+    } <= set(members[0])
 
 
 def _start(trial_id, t, params):
@@ -68,10 +114,24 @@ def test_trials_frame_deduplicates_restored_epochs_and_marks_statuses():
         _start("c", 1.0, {"lr": 0.3}),
         {"event": "end", "trial_id": "c", "time": 2.0, "status": "terminated", "finished": False},
         _start("d", 1.0, {"lr": 0.4}),
-        {"event": "end", "trial_id": "d", "time": 3.0, "status": "error", "finished": False, "error": "boom"},
+        {
+            "event": "end",
+            "trial_id": "d",
+            "time": 3.0,
+            "status": "error",
+            "finished": False,
+            "error": "boom",
+        },
     ]
     records = [
-        {"trial_id": "a", "epoch": 1, "val_accuracy": 0.5, "time": 1.0, "n_params": 10, "madds": 20},
+        {
+            "trial_id": "a",
+            "epoch": 1,
+            "val_accuracy": 0.5,
+            "time": 1.0,
+            "n_params": 10,
+            "madds": 20,
+        },
         {"trial_id": "a", "epoch": 2, "val_accuracy": 0.7, "time": 2.0},
         {"trial_id": "a", "epoch": 2, "val_accuracy": 0.8, "time": 3.0},  # repeated after a restore
         {"trial_id": "a", "epoch": 3, "val_accuracy": 0.6, "time": 4.0, "patience_stop": True},
@@ -113,7 +173,10 @@ def test_ties_on_the_metric_go_to_the_lower_validation_loss():
 
 def test_empty_experiment_gives_empty_frames_with_columns():
     epochs = epochs_frame([], "rmse")
-    assert list(epochs.columns)[:5] == ["trial_id", "epoch", "train_loss", "val_loss", "val_rmse"] and epochs.empty
+    assert (
+        list(epochs.columns)[:5] == ["trial_id", "epoch", "train_loss", "val_loss", "val_rmse"]
+        and epochs.empty
+    )
     trials = trials_frame([], epochs, [], "rmse", "min", "fifo")
     assert trials.empty and "best_val_rmse" in trials.columns
 

@@ -42,13 +42,17 @@ def test_a_failed_write_leaves_the_old_file(tmp_path):
 
 def test_the_temporary_file_keeps_the_suffix_writers_read(tmp_path):
     seen = []
-    write_file_atomic(tmp_path / "model.ubj", lambda tmp: (seen.append(tmp.suffix), tmp.write_bytes(b"x")))
+    write_file_atomic(
+        tmp_path / "model.ubj", lambda tmp: (seen.append(tmp.suffix), tmp.write_bytes(b"x"))
+    )
     assert seen == [".ubj"] and (tmp_path / "model.ubj").read_bytes() == b"x"
 
 
 def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
     folder = tmp_path / "members" / "xgboost"
-    write_folder_atomic(folder, lambda d: ((d / "model.ubj").write_text("old"), (d / "refit").mkdir()))
+    write_folder_atomic(
+        folder, lambda d: ((d / "model.ubj").write_text("old"), (d / "refit").mkdir())
+    )
 
     def broken(d):
         (d / "model.ubj").write_text("new")
@@ -58,8 +62,12 @@ def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
         write_folder_atomic(folder, broken)
     assert (folder / "model.ubj").read_text() == "old" and (folder / "refit").is_dir()
     write_folder_atomic(folder, lambda d: (d / "model.ubj").write_text("new"))
-    assert sorted(p.name for p in folder.iterdir()) == ["model.ubj"]  # nothing of the old one mixed in
-    assert sorted(p.name for p in folder.parent.iterdir()) == ["xgboost"]  # no .partial or .old left
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "model.ubj"
+    ]  # nothing of the old one mixed in
+    assert sorted(p.name for p in folder.parent.iterdir()) == [
+        "xgboost"
+    ]  # no .partial or .old left
 
 
 def test_experiment_record_round_trips_every_field_and_keeps_unknown_keys(tmp_path):
@@ -69,10 +77,20 @@ def test_experiment_record_round_trips_every_field_and_keeps_unknown_keys(tmp_pa
     paths = ExperimentPaths(tmp_path / "exp")
     paths.root.mkdir()
     meta = ExperimentMeta(
-        name="exp", status="running", created_at="t", rayboost_version="0", dataset="pixels",
-        task="classification", family="cnn", metric="accuracy", mode="max", classes=None, label=None,
-        input_shape=[1, 28, 28], feature_names=None,
-    )  # fmt: skip
+        name="exp",
+        status="running",
+        created_at="t",
+        rayboost_version="0",
+        dataset="pixels",
+        task="classification",
+        family="cnn",
+        metric="accuracy",
+        mode="max",
+        classes=None,
+        label=None,
+        input_shape=[1, 28, 28],
+        feature_names=None,
+    )
     meta.write(paths)
     assert ExperimentMeta.read(paths) == meta
     raw = json.loads(paths.meta.read_text())
@@ -81,4 +99,8 @@ def test_experiment_record_round_trips_every_field_and_keeps_unknown_keys(tmp_pa
     assert again.extra == {"from_a_later_version": 1}
     again.update(paths, status="completed", stages={"tune": True, "ensemble": True})
     stored = json.loads(paths.meta.read_text())
-    assert stored["from_a_later_version"] == 1 and stored["status"] == "completed" and stored["feature_names"] is None
+    assert (
+        stored["from_a_later_version"] == 1
+        and stored["status"] == "completed"
+        and stored["feature_names"] is None
+    )

@@ -23,15 +23,26 @@ def _search(**changes: Any) -> SearchConfig:
 # -- ASHA's first rung and the time budget ---------------------------------------------------------
 @pytest.mark.parametrize(
     "max_epochs, factor, given, expected",
-    [(20, 3, None, 3), (30, 3, None, 4), (9, 3, None, 1), (5, 2, None, 2), (20, 3, 1, 1), (1, 3, None, 1)],
+    [
+        (20, 3, None, 3),
+        (30, 3, None, 4),
+        (9, 3, None, 1),
+        (5, 2, None, 2),
+        (20, 3, 1, 1),
+        (1, 3, None, 1),
+    ],
 )
-def test_grace_period_from_the_epoch_budget(max_epochs: int, factor: int, given: int | None, expected: int) -> None:
+def test_grace_period_from_the_epoch_budget(
+    max_epochs: int, factor: int, given: int | None, expected: int
+) -> None:
     search = _search(max_epochs=max_epochs, reduction_factor=factor, grace_period=given)
     assert grace_period(search) == expected
 
 
 def test_auto_time_budget_sizes_for_the_data() -> None:
-    assert auto_time_budget_s(5000, 784, 2) == pytest.approx(600.0)  # the reference: 5,000 28×28 images
+    assert auto_time_budget_s(5000, 784, 2) == pytest.approx(
+        600.0
+    )  # the reference: 5,000 28×28 images
     assert auto_time_budget_s(10000, 784, 2) == pytest.approx(1200.0)
     assert auto_time_budget_s(5000, 784, 4) == pytest.approx(300.0)  # twice the CPUs, half the time
     assert auto_time_budget_s(1797, 64, 2) == 60.0  # digits: the floor
@@ -42,12 +53,16 @@ def test_auto_time_budget_sizes_for_the_data() -> None:
     "train_rows, expected",
     [(3000, 20), (1078, 56), (6000, 10), (10**6, 10), (341, 100), (1, 100)],
 )
-def test_auto_max_epochs_passes_the_same_rows_through_the_net(train_rows: int, expected: int) -> None:
+def test_auto_max_epochs_passes_the_same_rows_through_the_net(
+    train_rows: int, expected: int
+) -> None:
     """5,000 images split 60/20/20 keep 20 epochs; the 8×8 digits get 56; floor 10, ceiling 100."""
     assert auto_max_epochs(train_rows) == expected
 
 
-def test_auto_max_epochs_is_resolved_before_the_search_and_checked_against_the_grace_period() -> None:
+def test_auto_max_epochs_is_resolved_before_the_search_and_checked_against_the_grace_period() -> (
+    None
+):
     from rayboost._pipeline import _resolve_max_epochs
 
     cfg = load_config(overrides={"data.dataset": "digits"})
@@ -55,8 +70,12 @@ def test_auto_max_epochs_is_resolved_before_the_search_and_checked_against_the_g
     assert _resolve_max_epochs(cfg, 1078).search.max_epochs == 56
     fixed = load_config(overrides={"data.dataset": "digits", "search.max_epochs": 7})
     assert _resolve_max_epochs(fixed, 1078).search.max_epochs == 7
-    late = load_config(overrides={"data.dataset": "digits", "search.grace_period": 30})  # fine until resolved
-    with pytest.raises(rayboost.ConfigError, match=r"grace_period \(30\) exceeds search.max_epochs \(20, from auto"):
+    late = load_config(
+        overrides={"data.dataset": "digits", "search.grace_period": 30}
+    )  # fine until resolved
+    with pytest.raises(
+        rayboost.ConfigError, match=r"grace_period \(30\) exceeds search.max_epochs \(20, from auto"
+    ):
         _resolve_max_epochs(late, 3000)
 
 
@@ -94,8 +113,16 @@ def test_portfolio_lies_in_the_default_space(family: str) -> None:
 
 def test_fit_point_moves_values_into_the_users_space() -> None:
     space = {"bn": Choice(("none", "after")), "lr": LogUniform(1e-4, 1e-3), "filters": Constant(8)}
-    assert fit_point({"bn": "before", "lr": 3e-3, "filters": 32}, space) == {"bn": "none", "lr": 1e-3, "filters": 8}
-    assert fit_point({"bn": "after", "lr": 5e-4, "filters": 8}, space) == {"bn": "after", "lr": 5e-4, "filters": 8}
+    assert fit_point({"bn": "before", "lr": 3e-3, "filters": 32}, space) == {
+        "bn": "none",
+        "lr": 1e-3,
+        "filters": 8,
+    }
+    assert fit_point({"bn": "after", "lr": 5e-4, "filters": 8}, space) == {
+        "bn": "after",
+        "lr": 5e-4,
+        "filters": 8,
+    }
 
 
 def test_portfolio_points_list_only_what_the_space_varies() -> None:
@@ -110,9 +137,20 @@ def test_portfolio_points_list_only_what_the_space_varies() -> None:
 
 @pytest.mark.parametrize(
     "num_samples, portfolio_n, expected",
-    [(None, None, 3), (16, None, 3), (8, None, 2), (4, None, 1), (2, None, 1), (16, 0, 0), (2, 3, 2), (None, 2, 2)],
+    [
+        (None, None, 3),
+        (16, None, 3),
+        (8, None, 2),
+        (4, None, 1),
+        (2, None, 1),
+        (16, 0, 0),
+        (2, 3, 2),
+        (None, 2, 2),
+    ],
 )
-def test_how_many_portfolio_points(num_samples: int | None, portfolio_n: int | None, expected: int) -> None:
+def test_how_many_portfolio_points(
+    num_samples: int | None, portfolio_n: int | None, expected: int
+) -> None:
     search = _search(num_samples=num_samples, portfolio=portfolio_n)
     plan = plan_search(search, "cnn", "classification", seed=0, timed=True)
     assert plan.n_portfolio == expected
@@ -130,11 +168,22 @@ def test_plans_with_and_without_a_time_budget() -> None:
 def test_wide_preset_keeps_the_lectures_space() -> None:
     default = resolve_space("cnn", "classification", 20, {})
     wide = resolve_space("cnn", "classification", 20, {}, preset="wide")
-    assert default["bn"] == Choice(("before", "after")) and wide["bn"] == Choice(("before", "after", "none"))
-    assert isinstance(default["optimizer"], Constant) and set(wide["optimizer"].values) == {"adam", "adamw", "sgd"}
+    assert default["bn"] == Choice(("before", "after")) and wide["bn"] == Choice(
+        ("before", "after", "none")
+    )
+    assert isinstance(default["optimizer"], Constant) and set(wide["optimizer"].values) == {
+        "adam",
+        "adamw",
+        "sgd",
+    }
     with pytest.raises(rayboost.ConfigError, match="space_preset"):
         resolve_space("cnn", "classification", 20, {}, preset="huge")
-    assert load_config(overrides=["data.dataset=digits", "search.space_preset=wide"]).search.space_preset == "wide"
+    assert (
+        load_config(
+            overrides=["data.dataset=digits", "search.space_preset=wide"]
+        ).search.space_preset
+        == "wide"
+    )
 
 
 # -- on real Ray ---------------------------------------------------------------------------------
@@ -143,12 +192,19 @@ def test_wide_preset_keeps_the_lectures_space() -> None:
 def test_portfolio_configurations_are_the_first_trials(tmp_path, algorithm: str) -> None:
     exp = rayboost.run(
         overrides=[
-            f"storage={tmp_path}", "name=p", "data.dataset=digits", f"search.algorithm={algorithm}",
-            "search.num_samples=4", "search.portfolio=2", "search.max_epochs=1", "search.scheduler=fifo",
-            "search.max_concurrent_trials=1", "ensemble.enabled=false",
+            f"storage={tmp_path}",
+            "name=p",
+            "data.dataset=digits",
+            f"search.algorithm={algorithm}",
+            "search.num_samples=4",
+            "search.portfolio=2",
+            "search.max_epochs=1",
+            "search.scheduler=fifo",
+            "search.max_concurrent_trials=1",
+            "ensemble.enabled=false",
         ],
         verbose=False,
-    )  # fmt: skip
+    )
     trials = exp.trials()
     assert len(trials) == 4
     starts = [e for e in rayboost._io.read_jsonl(exp.paths.trial_events) if e["event"] == "start"]
@@ -164,11 +220,15 @@ def test_time_budget_keeps_starting_trials_until_it_is_spent(tmp_path) -> None:
     budget = 20.0
     exp = rayboost.run(
         overrides=[
-            f"storage={tmp_path}", "name=b", "data.dataset=digits", f"search.time_budget_s={budget}",
-            "search.max_epochs=3", "ensemble.enabled=false",
+            f"storage={tmp_path}",
+            "name=b",
+            "data.dataset=digits",
+            f"search.time_budget_s={budget}",
+            "search.max_epochs=3",
+            "ensemble.enabled=false",
         ],
         verbose=False,
-    )  # fmt: skip
+    )
     summary = exp.summary()
     assert summary["time_budget_s"] == budget and summary["asha_rungs"] == [1, 3]
     events = rayboost._io.read_jsonl(exp.paths.trial_events)

@@ -23,7 +23,9 @@ def test_reports_cover_every_asha_rung(max_epochs, grace, rf):
             f"search.reduction_factor={rf}",
         ],
     )
-    scheduler = ASHAScheduler(time_attr="epoch", max_t=max_epochs, grace_period=grace, reduction_factor=rf)
+    scheduler = ASHAScheduler(
+        time_attr="epoch", max_t=max_epochs, grace_period=grace, reduction_factor=rf
+    )
     milestones = {int(m) for bracket in scheduler._brackets for m, _ in bracket._rungs}
     ours = set(asha_rungs(cfg))
     assert milestones <= ours  # ASHA acts only at these epochs (and at max_t, a trial's end)

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.usefixtures("local_ray")
 
 def _run(tmp_path, *overrides: str, name: str = "exp"):
     return rayboost.run(
-        overrides=[f"storage={tmp_path}", f"name={name}", "search.max_epochs=3", *overrides], verbose=False
+        overrides=[f"storage={tmp_path}", f"name={name}", "search.max_epochs=3", *overrides],
+        verbose=False,
     )
 
 
@@ -55,7 +56,9 @@ def test_grid_covers_every_bn_placement_and_conv_kind(tmp_path):
     )
     trials = exp.trials()
     combos = set(zip(trials["param_bn"], trials["param_conv"], strict=True))
-    assert combos == {(b, c) for b in ("before", "after", "none") for c in ("separable", "standard")}
+    assert combos == {
+        (b, c) for b in ("before", "after", "none") for c in ("separable", "standard")
+    }
     assert (trials["status"] == "completed").all()
     assert trials["best_val_accuracy"].notna().all()
     # separable blocks have fewer parameters than standard ones at the same settings
@@ -103,14 +106,22 @@ def test_asha_stops_hopeless_trials(tmp_path):
     # one trial at a time (the limit holds for manual points too), so the good trial's rungs are
     # recorded before any hopeless trial reaches them: ASHA cuts all three
     spans = sorted(_span(exp, trial_id) for trial_id in trials["trial_id"])
-    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False))
-    assert bad["asha_stopped"].all() and (bad["status"] == "stopped").all() and (bad["epochs"] < 9).all()
+    assert all(
+        end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False)
+    )
+    assert (
+        bad["asha_stopped"].all()
+        and (bad["status"] == "stopped").all()
+        and (bad["epochs"] < 9).all()
+    )
     assert exp.epochs().groupby("trial_id")["epoch"].max().sum() < 4 * 9
 
 
 def _span(exp, trial_id: str) -> tuple[float, float]:
     """Wall-clock start and end of a trial's epochs, from its raw epoch records."""
-    records = [json.loads(line) for line in exp.paths.trial_epochs(trial_id).read_text().splitlines()]
+    records = [
+        json.loads(line) for line in exp.paths.trial_epochs(trial_id).read_text().splitlines()
+    ]
     return min(r["time"] - r["epoch_time_s"] for r in records), max(r["time"] for r in records)
 
 
@@ -135,7 +146,9 @@ def test_test_split_never_reaches_a_trial(tmp_path, monkeypatch):
         return real(trainable, **kwargs)
 
     monkeypatch.setattr(_tune.tune, "with_parameters", spy)
-    exp = _run(tmp_path, "data.dataset=breast_cancer", "search.algorithm=random", "search.num_samples=2")
+    exp = _run(
+        tmp_path, "data.dataset=breast_cancer", "search.algorithm=random", "search.num_samples=2"
+    )
     import ray
 
     data = ray.get(seen["data"])  # one object-store copy, shared with the ensemble's Ray tasks
@@ -154,7 +167,12 @@ def test_existing_experiment_is_never_overwritten(tmp_path):
     _run(tmp_path, "data.dataset=breast_cancer", "search.algorithm=random", "search.num_samples=1")
     before = (tmp_path / "exp" / "summary.json").read_text()
     with pytest.raises(rayboost.ExperimentError, match="already exists"):
-        _run(tmp_path, "data.dataset=breast_cancer", "search.algorithm=random", "search.num_samples=1")
+        _run(
+            tmp_path,
+            "data.dataset=breast_cancer",
+            "search.algorithm=random",
+            "search.num_samples=1",
+        )
     assert (tmp_path / "exp" / "summary.json").read_text() == before
 
 

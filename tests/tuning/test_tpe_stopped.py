@@ -16,7 +16,9 @@ RESULTS = {  # trial: its last result as Tune hands it to the searcher
 }
 
 
-def _losses(stopped: str, mode: str = "max", results: dict | None = None) -> dict[str, float | None]:
+def _losses(
+    stopped: str, mode: str = "max", results: dict | None = None
+) -> dict[str, float | None]:
     alg = _TPE(stopped=stopped, max_epochs=9, n_initial_points=10, random_state_seed=0)
     assert alg.set_search_properties("objective", mode, {"lr": tune.loguniform(1e-4, 1e-1)})
     results = results or RESULTS
@@ -26,7 +28,11 @@ def _losses(stopped: str, mode: str = "max", results: dict | None = None) -> dic
     for trial_id, result in results.items():
         alg.on_trial_complete(trial_id, result=result)
     # hyperopt keeps scored trials only (an errored one drops out of the model)
-    scored = {ho["tid"]: ho["result"]["loss"] for ho in alg._hpopt_trials.trials if ho["result"].get("status") == "ok"}
+    scored = {
+        ho["tid"]: ho["result"]["loss"]
+        for ho in alg._hpopt_trials.trials
+        if ho["result"].get("status") == "ok"
+    }
     out = {trial_id: scored.get(tid) for trial_id, tid in tids.items()}
     return out
 
@@ -53,4 +59,9 @@ def test_rung_orders_rmse_for_min_mode():
         "unscored": {"objective": 1e30, "epoch": 3, "final": False},
     }
     loss = _losses("rung", "min", results)
-    assert sorted(loss, key=lambda t: loss[t]) == ["done_low", "done_high", "unscored", "stopped_low"]
+    assert sorted(loss, key=lambda t: loss[t]) == [
+        "done_low",
+        "done_high",
+        "unscored",
+        "stopped_low",
+    ]

@@ -30,7 +30,9 @@ def test_package_names_still_resolve_lazily():
         _ = tuning.nope
 
 
-@pytest.mark.parametrize("package", ["rayboost.data", "rayboost.models", "rayboost.results", "rayboost.tuning"])
+@pytest.mark.parametrize(
+    "package", ["rayboost.data", "rayboost.models", "rayboost.results", "rayboost.tuning"]
+)
 def test_each_lazy_export_is_listed_once_and_is_the_name_in_its_module(package):
     import importlib
 
@@ -120,8 +122,11 @@ def test_trials_on_a_fresh_embedded_ray_start_in_its_preloaded_workers(tmp_path)
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     out = subprocess.run(
         [sys.executable, "-c", PRESTART_SCRIPT, str(tmp_path)],
-        capture_output=True, text=True, timeout=300, env=env,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     n_warm, inside = out.stdout.split()[-2:]
     assert int(n_warm) >= 2 and inside == "1", out.stdout + out.stderr[-2000:]

@@ -33,13 +33,21 @@ def _log_loss(pred: np.ndarray, y: np.ndarray) -> float:
 def test_first_configuration_is_xgboosts_defaults_then_tpe_proposes_others(bc):
     model, val_pred, records = search_xgboost(bc, {}, 6, seed=0, n_threads=1)
     assert [r["config"] for r in records] == [1, 2, 3, 4, 5, 6]
-    defaults = {**XGBoostModel.default_params("classification"), "min_child_weight": 1.0, "lambda": 1.0}
+    defaults = {
+        **XGBoostModel.default_params("classification"),
+        "min_child_weight": 1.0,
+        "lambda": 1.0,
+    }
     assert {k: records[0][k] for k in XGBOOST_SPACE} == {k: defaults[k] for k in XGBOOST_SPACE}
     others = [{k: r[k] for k in XGBOOST_SPACE} for r in records[1:]]
     assert all(o != {k: records[0][k] for k in XGBOOST_SPACE} for o in others)
     for r in records[1:]:  # inside the space
         assert 0.01 <= r["eta"] <= 0.3 and 2 <= r["max_depth"] <= 10 and 0.5 <= r["subsample"] <= 1
-        assert 0.3 <= r["colsample_bytree"] <= 1 and 0.5 <= r["min_child_weight"] <= 20 and 0.1 <= r["lambda"] <= 20
+        assert (
+            0.3 <= r["colsample_bytree"] <= 1
+            and 0.5 <= r["min_child_weight"] <= 20
+            and 0.1 <= r["lambda"] <= 20
+        )
 
 
 def test_the_member_is_the_configuration_with_the_lowest_validation_log_loss(bc):
@@ -50,7 +58,10 @@ def test_the_member_is_the_configuration_with_the_lowest_validation_log_loss(bc)
     assert _log_loss(val_pred, bc.y_val) == pytest.approx(min(scores))
     np.testing.assert_allclose(model.predict_output(bc.X_val), val_pred)
     assert model.best_iteration_ == chosen[0]["best_iteration"]
-    assert model.summary_["search_configs"] == 6 and model.summary_["search_chosen"] == chosen[0]["config"]
+    assert (
+        model.summary_["search_configs"] == 6
+        and model.summary_["search_chosen"] == chosen[0]["config"]
+    )
     assert len(set(scores)) > 1  # the configurations differ in what they learn
 
 
@@ -67,11 +78,23 @@ def test_user_parameters_are_fixed_in_every_configuration(bc):
     _, _, records = search_xgboost(bc, fixed, 4, seed=0, n_threads=1)
     assert all(r["max_depth"] == 3 and r["eta"] == 0.2 for r in records)
     assert len({r["subsample"] for r in records}) > 1  # the others are still searched
-    assert first_config(fixed) == {"min_child_weight": 1.0, "subsample": 0.9, "colsample_bytree": 0.8, "lambda": 1.0}
+    assert first_config(fixed) == {
+        "min_child_weight": 1.0,
+        "subsample": 0.9,
+        "colsample_bytree": 0.8,
+        "lambda": 1.0,
+    }
 
 
 def test_everything_fixed_means_one_configuration(bc):
-    fixed = {"eta": 0.1, "max_depth": 4, "min_child_weight": 2, "subsample": 1.0, "colsample_bytree": 1.0, "lambda": 2}
+    fixed = {
+        "eta": 0.1,
+        "max_depth": 4,
+        "min_child_weight": 2,
+        "subsample": 1.0,
+        "colsample_bytree": 1.0,
+        "lambda": 2,
+    }
     search = XGBoostSearch(fixed, 16, seed=0)
     assert search.next() == fixed and search.next() is None
     _, _, records = search_xgboost(bc, fixed, 16, seed=0, n_threads=1)
@@ -100,7 +123,9 @@ def test_deadline_during_the_search_stops_starting_configurations(bc):
     _, _, one = search_xgboost(bc, {"eta": 0.01}, 1, seed=0, n_threads=1)
     budget = max(2.0, 4 * one[0]["fit_s"])
     start = time.time()
-    _, _, records = search_xgboost(bc, {"eta": 0.01}, 500, seed=0, n_threads=1, deadline=start + budget)
+    _, _, records = search_xgboost(
+        bc, {"eta": 0.01}, 500, seed=0, n_threads=1, deadline=start + budget
+    )
     took = time.time() - start
     assert 1 < len(records) < 500
     # no configuration starts unless the slowest so far would end by the deadline, and boosting
