@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 
 from rayboost._env import default_storage
 from rayboost._errors import ConfigError, ExperimentError
@@ -27,7 +26,7 @@ from rayboost._stages.create import RESUMABLE_KEYS, check_open, open_experiment
 from rayboost._stages.ensemble import ensemble_stage, reweight
 from rayboost._stages.select import select_and_test
 from rayboost._stages.tune import tune_stage
-from rayboost.config import Config, check_grace_period, load_config
+from rayboost.config import Config, check_grace_period, load_config, read_stored_config
 from rayboost.data import Dataset, Split, load_dataset, make_trial_data, split_dataset
 from rayboost.ensemble import save_member
 from rayboost.results import Experiment
@@ -202,7 +201,7 @@ def resume(
     from rayboost.results import load
 
     experiment = load(name, storage)
-    raw = yaml.safe_load(experiment.paths.config.read_text())
+    raw = read_stored_config(experiment.paths.config)
     raw["storage"] = str(experiment.paths.root.parent)
     cfg = load_config(None, overrides, base=raw)
     return run(cfg, verbose=verbose, resume=True)

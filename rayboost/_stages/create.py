@@ -14,7 +14,7 @@ from rayboost._io import read_json, write_folder_atomic, write_json_atomic, writ
 from rayboost._layout import ExperimentPaths
 from rayboost._meta import STAGES, ExperimentMeta, now
 from rayboost._trust import make_private
-from rayboost.config import Config, config_from_dict, config_to_dict
+from rayboost.config import Config, config_from_dict, config_to_dict, read_stored_config
 from rayboost.data import Dataset, Scaler, Split
 from rayboost.models import metric_name
 
@@ -78,7 +78,7 @@ def check_open(
             "or choose another name with --set name=..."
         )
     if exists:
-        check_resumable(config_from_dict(yaml.safe_load(paths.config.read_text())), cfg, name)
+        check_resumable(config_from_dict(read_stored_config(paths.config)), cfg, name)
         if Split.load(paths.split).fingerprint != split.fingerprint:
             raise DataError(
                 f"the data of {name!r} changed since it ran; restore the original data or choose a new name"

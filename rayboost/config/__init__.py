@@ -6,6 +6,7 @@ from rayboost.config._load import (
     config_to_dict,
     load_config,
     parse_overrides,
+    read_stored_config,
 )
 from rayboost.config._schema import (
     Config,
@@ -48,4 +49,5 @@ __all__ = [
     "load_config",
     "parse_dist",
     "parse_overrides",
+    "read_stored_config",
 ]

@@ -234,6 +234,11 @@ def _check(config: Config) -> None:
         raise ConfigError("search.manual: each entry must be a mapping of hyperparameters")
     if config.ensemble.top_k < 0:
         raise ConfigError(f"ensemble.top_k: must be 0 or more, got {config.ensemble.top_k}")
+    if config.search.grid == {}:
+        raise ConfigError(
+            "search.grid is empty: list values per hyperparameter, e.g. {lr: [0.01, 0.001]}, "
+            "or drop search.grid for the default grid"
+        )
     if config.search.grid and config.search.algorithm != "grid":
         raise ConfigError(
             f"search.grid is only used by search.algorithm=grid (it is {config.search.algorithm}); "
@@ -318,6 +323,16 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
     config = _build(Config, raw)
     _check(config)
     return config
+
+
+def read_stored_config(path: Path) -> dict[str, Any]:
+    """An experiment's config.yaml as a plain mapping, in today's form: experiments stored
+    before ``search.grid`` could be unset hold ``grid: {}`` for "the default grid"."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    search = raw.get("search")
+    if isinstance(search, dict) and search.get("grid") == {}:
+        search["grid"] = None
+    return raw
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

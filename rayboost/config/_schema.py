@@ -78,8 +78,9 @@ class SearchConfig:
     least 1); 0: none."""
     space: dict[str, Any] = field(default_factory=dict)
     """Overrides of the search space (of ``space_preset``), per hyperparameter."""
-    grid: dict[str, list[Any]] = field(default_factory=dict)
-    """Grid search: values per hyperparameter (the rest stay at their defaults)."""
+    grid: dict[str, list[Any]] | None = None
+    """Grid search: values per hyperparameter (the rest stay at their defaults); unset: the
+    default grid."""
     manual: list[dict[str, Any]] = field(default_factory=list)
     """Manual search: the configs to run (unset hyperparameters stay at their defaults)."""
 

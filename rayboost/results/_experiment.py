@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from rayboost._env import default_storage
 from rayboost._errors import ExperimentError
 from rayboost._io import read_json, read_jsonl
 from rayboost._layout import ExperimentPaths
 from rayboost._meta import ExperimentMeta
+from rayboost.config import read_stored_config
 from rayboost.results._frames import best_trial, epochs_frame, trials_frame
 
 __all__ = ["Experiment", "experiments", "load"]
@@ -62,7 +62,7 @@ class Experiment:
 
     @property
     def config(self) -> dict[str, Any]:
-        return yaml.safe_load(self.paths.config.read_text())
+        return read_stored_config(self.paths.config)
 
     def _epoch_records(self) -> list[dict[str, Any]]:
         return [record for path in self.paths.epoch_files() for record in read_jsonl(path)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from rayboost._errors import ConfigError
 from rayboost.config import (
@@ -14,11 +15,13 @@ from rayboost.config import (
     IntUniform,
     LogUniform,
     Uniform,
+    config_from_dict,
     config_to_dict,
     dist_to_plain,
     load_config,
     parse_dist,
     parse_overrides,
+    read_stored_config,
 )
 
 DIGITS = ["data.dataset=digits"]
@@ -57,7 +60,7 @@ def test_defaults() -> None:
     assert config.search.space_preset == "default"
     assert config.search.portfolio is None
     assert config.search.space == {}
-    assert config.search.grid == {}
+    assert config.search.grid is None  # the default grid
     assert config.search.manual == []
     assert config.resources.cpus_per_trial == 1.0
     assert config.resources.gpus_per_trial == 0.0
@@ -314,6 +317,17 @@ def test_a_key_given_twice_in_a_yaml_file_is_refused(tmp_path: Path) -> None:
     assert "'num_samples' appears twice" in message and "line 5" in message
 
 
+def test_a_stored_config_with_the_old_empty_grid_still_loads(tmp_path: Path) -> None:
+    # experiments stored before search.grid could be unset hold grid: {} for the default grid
+    plain = config_to_dict(load_config(overrides=DIGITS))
+    plain["search"]["grid"] = {}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(plain))
+    assert config_from_dict(read_stored_config(path)).search.grid is None
+    with pytest.raises(ConfigError, match="search.grid is empty"):
+        config_from_dict(plain)  # given by a user, it is refused
+
+
 def test_a_config_file_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes("data:\n  dataset: digits\nname: caf\u00e9\n".encode("latin-1"))
@@ -325,6 +339,7 @@ def test_a_config_file_that_is_not_utf8(tmp_path: Path) -> None:
     [
         (["search.grid={lr: [0.1, 0.01]}"], "search.grid is only used by search.algorithm=grid"),
         (["search.manual=[{lr: 0.1}]"], "search.manual is only used by search.algorithm=manual"),
+        (["search.algorithm=grid", "search.grid={}"], "search.grid is empty"),
         (["ray.num_cpus=-3"], "ray.num_cpus"),
         (["ensemble.weights={net_7: 1}"], "unknown member 'net_7'"),
         (["ensemble.xgboost=false", "ensemble.weights={xgboost: 1}"], "unknown member 'xgboost'"),
