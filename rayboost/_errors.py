@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["RayboostError", "ConfigError", "DataError", "ExperimentError", "ResourceError"]
+__all__ = [
+    "RayboostError",
+    "ConfigError",
+    "DataError",
+    "ExperimentError",
+    "ResourceError",
+    "StorageFullError",
+]
 
 
 class RayboostError(Exception):
@@ -23,3 +30,7 @@ class ExperimentError(RayboostError):
 
 class ResourceError(RayboostError):
     """A resource request that no node of the cluster can satisfy."""
+
+
+class StorageFullError(ExperimentError):
+    """The experiment store ran out of space (or quota); the experiment can be resumed."""

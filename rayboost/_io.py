@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rayboost._errors import RayboostError, StorageFullError
+
 __all__ = [
     "append_jsonl",
+    "full_storage_is_an_error",
+    "storage_full",
     "read_json",
     "read_jsonl",
     "write_file_atomic",
@@ -81,6 +87,56 @@ def write_folder_atomic(folder: Path, fill: Callable[[Path], None]) -> None:
     os.replace(partial, folder)
     _fsync_dir(folder.parent)
     shutil.rmtree(old, ignore_errors=True)
+
+
+FULL_BELOW = 16 * 2**20
+"""A failure while the store's file system has less than this free is taken as a full disk:
+writers such as XGBoost's report a short write without its errno."""
+
+
+def storage_full(exc: BaseException | None, folder: Path) -> str | None:
+    """The free space left (as text) when ``exc`` (a failure here, or one in another process
+    when None) comes from a full disk or quota under ``folder`` (errno ENOSPC or EDQUOT anywhere
+    in its chain, or under :data:`FULL_BELOW` free); else None."""
+    seen: set[int] = set()
+    chained: BaseException | None = exc
+    by_errno = False
+    while chained is not None and id(chained) not in seen:
+        seen.add(id(chained))
+        by_errno |= isinstance(chained, OSError) and chained.errno in (errno.ENOSPC, errno.EDQUOT)
+        chained = chained.__cause__ or chained.__context__
+    probe = Path(folder)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return "no space" if by_errno else None
+    if not by_errno and free >= FULL_BELOW:
+        return None
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if free < 1024 or unit == "GiB":
+            return f"{free:.0f} {unit}" if unit == "bytes" else f"{free:.1f} {unit}"
+        free /= 1024
+    return None  # not reached
+
+
+@contextlib.contextmanager
+def full_storage_is_an_error(storage: Path, then: str | Callable[[], str]) -> Iterator[None]:
+    """A failure from a full ``storage`` becomes one :class:`StorageFullError` line that says
+    what to do: free space, ``then`` (how to continue, or a function that says it)."""
+    try:
+        yield
+    except RayboostError:
+        raise
+    except Exception as exc:
+        free = storage_full(exc, storage)
+        if free is None:
+            raise
+        raise StorageFullError(
+            f"storage {storage} is full ({free} free): free space there, then "
+            f"{then() if callable(then) else then}"
+        ) from exc
 
 
 def _default(value: Any) -> Any:

@@ -17,7 +17,7 @@ import numpy as np
 
 from rayboost._env import default_storage
 from rayboost._errors import ConfigError, ExperimentError
-from rayboost._io import read_json, write_json_atomic
+from rayboost._io import full_storage_is_an_error, read_json, storage_full, write_json_atomic
 from rayboost._layout import ExperimentPaths
 from rayboost._lock import ExperimentLock
 from rayboost._members import load_member, make_refitter, net_members
@@ -90,8 +90,14 @@ def run(
 
         check_params(cfg.ensemble.xgboost_params)
     paths = ExperimentPaths.of(storage, name)
-    with ExperimentLock(paths.root, verbose):  # one driver per experiment from here on
-        return _locked_run(
+
+    def again() -> str:  # a creation that failed left no folder
+        if paths.root.exists():
+            return f"`rayboost resume {name} --storage {storage}` continues experiment {name!r}"
+        return f"run the same command again (experiment {name!r} was not created)"
+
+    with full_storage_is_an_error(storage, again), ExperimentLock(paths.root, verbose):
+        return _locked_run(  # one driver per experiment from here on
             cfg, dataset, split, family, plan, paths, storage, stages, started, verbose, resume
         )
 
@@ -282,5 +288,10 @@ def _run_experiment(
     except BaseException as exc:
         reason = "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
         error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        meta.update(paths, status=reason, error=error)
+        if reason == "failed" and storage_full(exc, paths.root) is not None:
+            error = "storage full: free space there, then resume"
+        try:
+            meta.update(paths, status=reason, error=error)
+        except OSError:  # a full disk may refuse this too; readers then see "died"
+            pass
         raise

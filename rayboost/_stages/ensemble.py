@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rayboost._errors import DataError, ExperimentError
-from rayboost._io import read_json, write_json_atomic
+from rayboost._io import full_storage_is_an_error, read_json, write_json_atomic
 from rayboost._lock import ExperimentLock
 from rayboost._members import load_member, make_refitter
 from rayboost.config import Config, config_from_dict
@@ -80,7 +80,11 @@ def reweight(
             f"the data at {cfg.data.path or cfg.data.dataset} changed since {name!r} ran "
             f"(fingerprint {dataset.fingerprint()} != {split.fingerprint}); restore the original file"
         )
-    with ExperimentLock(experiment.paths.root, verbose=False):  # not while a driver writes it
+    again = f"run `rayboost ensemble {name}` again (the ensemble in place is kept until then)"
+    with (
+        full_storage_is_an_error(experiment.paths.root.parent, again),
+        ExperimentLock(experiment.paths.root, verbose=False),  # not while a driver writes it
+    ):
         scaler = Scaler.from_dict(read_json(experiment.paths.scaler))
         record = read_json(experiment.paths.ensemble)
         members = [

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING, Any
 
+from rayboost._io import storage_full
 from rayboost._layout import ExperimentPaths
 from rayboost._meta import ExperimentMeta
 from rayboost.config import Config
@@ -39,6 +41,10 @@ def tune_stage(
         verbose=verbose,
         deadline=deadline,
     )
+    if outcome.errors and storage_full(None, paths.root) is not None:
+        # trials that failed to write are restored from their last checkpoint by a resume,
+        # which needs this stage still open
+        raise OSError(errno.ENOSPC, f"{outcome.errors} trial(s) failed writing to a full storage")
     stages = {**meta.stages, "tune": True}
     return meta.update(
         paths, stages=stages, tuned_samples=cfg.search.num_samples, tune_trial_ids=outcome.all_ids

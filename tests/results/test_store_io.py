@@ -3,13 +3,18 @@ swallow a record."""
 
 from __future__ import annotations
 
+import errno
 import json
+from pathlib import Path
 
 import pytest
 
+from rayboost._errors import StorageFullError
 from rayboost._io import (
     append_jsonl,
+    full_storage_is_an_error,
     read_jsonl,
+    storage_full,
     write_file_atomic,
     write_folder_atomic,
     write_text_atomic,
@@ -104,3 +109,20 @@ def test_experiment_record_round_trips_every_field_and_keeps_unknown_keys(tmp_pa
         and stored["status"] == "completed"
         and stored["feature_names"] is None
     )
+
+
+def test_storage_full_is_told_by_errno_anywhere_in_the_chain(tmp_path: Path) -> None:
+    assert storage_full(ValueError("a bug"), tmp_path) is None  # this disk has room
+    assert storage_full(OSError(errno.ENOSPC, "No space left on device"), tmp_path)
+    try:
+        try:
+            raise OSError(errno.EDQUOT, "Disk quota exceeded")
+        except OSError as inner:
+            raise RuntimeError("a writer's own message") from inner
+    except RuntimeError as outer:
+        assert storage_full(outer, tmp_path / "not" / "yet")  # a folder still to be made
+    with pytest.raises(StorageFullError, match=r"is full \(.*free\): free space there, then go"):
+        with full_storage_is_an_error(tmp_path, lambda: "go"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(ValueError), full_storage_is_an_error(tmp_path, "go"):
+        raise ValueError("a bug stays a bug")
