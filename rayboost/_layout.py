@@ -63,6 +63,10 @@ class ExperimentPaths:
         return self.root / "scaler.json"
 
     @property
+    def encoder(self) -> Path:  # a mixed-type table's column typing and encoding (train rows)
+        return self.root / "encoder.json"
+
+    @property
     def trial_events(self) -> Path:  # one JSON line per trial start/end
         return self.root / "records" / "trials.jsonl"
 

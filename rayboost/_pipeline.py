@@ -27,7 +27,14 @@ from rayboost._stages.ensemble import ensemble_stage, reweight
 from rayboost._stages.select import select_and_test
 from rayboost._stages.tune import tune_stage
 from rayboost.config import Config, check_grace_period, load_config, read_stored_config
-from rayboost.data import Dataset, Split, load_dataset, make_trial_data, split_dataset
+from rayboost.data import (
+    Dataset,
+    Split,
+    encode_table,
+    load_dataset,
+    make_trial_data,
+    split_dataset,
+)
 from rayboost.ensemble import save_member
 from rayboost.results import Experiment
 
@@ -71,6 +78,9 @@ def run(
     # Everything a user can get wrong is checked before anything is written or Ray starts.
     dataset = load_dataset(cfg.data)
     split = split_dataset(dataset, cfg.seed, cfg.data.val_fraction, cfg.data.test_fraction)
+    dataset = encode_table(dataset, split.train, cfg.data)  # text, dates, gaps: train rows only
+    if verbose and dataset.encoder is not None:
+        _print_typing(dataset)
     family = _family(cfg, dataset)
     from rayboost import tuning  # imports Ray: only the scheduling step needs it
 
@@ -100,6 +110,18 @@ def run(
         return _locked_run(  # one driver per experiment from here on
             cfg, dataset, split, family, plan, paths, storage, stages, started, verbose, resume
         )
+
+
+def _print_typing(dataset: Dataset) -> None:
+    encoder = dataset.encoder
+    assert encoder is not None
+    kinds: dict[str, list[str]] = {}
+    for col in encoder.columns:
+        kinds.setdefault(col["kind"], []).append(col["name"])
+    shown = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in kinds.items())
+    print(f"rayboost: columns {shown} ({dataset.X.shape[1]} encoded features)", flush=True)
+    for name, why in encoder.dropped.items():
+        print(f"rayboost: column {name!r} left out ({why})", flush=True)
 
 
 @contextlib.contextmanager

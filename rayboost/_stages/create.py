@@ -137,6 +137,8 @@ def open_experiment(
             meta.write(here)
             split.save(here.split)
             write_json_atomic(here.scaler, scaler.to_dict())
+            if dataset.encoder is not None:
+                write_json_atomic(here.encoder, dataset.encoder.to_dict())
             write_text_atomic(here.config, config_text)
 
         write_folder_atomic(paths.root, create)

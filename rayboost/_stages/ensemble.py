@@ -11,7 +11,7 @@ from rayboost._io import full_storage_is_an_error, read_json, write_json_atomic
 from rayboost._lock import ExperimentLock
 from rayboost._members import load_member, make_refitter
 from rayboost.config import Config, config_from_dict
-from rayboost.data import Dataset, Scaler, Split, load_dataset, make_trial_data
+from rayboost.data import Dataset, Scaler, Split, encode_table, load_dataset, make_trial_data
 from rayboost.ensemble import Member, Refitter, fit_ensemble, save_ensemble
 from rayboost.results import Experiment
 
@@ -75,6 +75,7 @@ def reweight(
     cfg = config_from_dict(experiment.config)
     dataset = load_dataset(cfg.data)
     split = Split.load(experiment.paths.split)
+    dataset = encode_table(dataset, split.train, cfg.data)
     if dataset.fingerprint() != split.fingerprint:
         raise DataError(
             f"the data at {cfg.data.path or cfg.data.dataset} changed since {name!r} ran "

@@ -174,8 +174,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     experiment = load(args.name, args.storage)
     meta = experiment.meta
+    encoder = experiment.encoder()
     X = load_features(
-        args.data, tuple(meta["input_shape"]), meta.get("feature_names"), meta.get("label")
+        args.data,
+        tuple(meta["input_shape"]),
+        meta.get("feature_names"),
+        meta.get("label"),
+        encoder,
     )
     model = experiment.ensemble()
     frame = pd.DataFrame({"prediction": model.predict(X)})

@@ -204,6 +204,18 @@ def _check(config: Config) -> None:
         raise ConfigError(f"data.image_shape: expected C,H,W or H,W, got {data.image_shape}")
     if data.image_shape is not None and min(data.image_shape) < 1:
         raise ConfigError(f"data.image_shape: sizes must be positive, got {data.image_shape}")
+    if data.min_frequency < 1:
+        raise ConfigError(f"data.min_frequency: must be at least 1, got {data.min_frequency}")
+    if data.max_levels < 2:
+        raise ConfigError(f"data.max_levels: must be at least 2, got {data.max_levels}")
+    for key in ("categorical", "numeric", "drop"):
+        names = getattr(data, key)
+        if any(not isinstance(n, str) for n in names):
+            raise ConfigError(f"data.{key}: expected a list of column names, got {names!r}")
+    if (data.categorical or data.numeric or data.drop) and data.path is None:
+        raise ConfigError(
+            "data.categorical, data.numeric and data.drop are for a table in data.path"
+        )
     for key in ("val_fraction", "test_fraction"):
         if not 0.0 < getattr(data, key) < 0.5:
             raise ConfigError(f"data.{key}: must be between 0 and 0.5, got {getattr(data, key)}")

@@ -29,6 +29,17 @@ class DataConfig:
     task: Literal["auto", "classification", "regression"] = "auto"
     val_fraction: float = 0.2
     test_fraction: float = 0.2
+    categorical: list[str] = field(default_factory=list)
+    """Table columns to treat as categories (text and boolean columns are, without being named)."""
+    numeric: list[str] = field(default_factory=list)
+    """Table columns to treat as numbers."""
+    drop: list[str] = field(default_factory=list)
+    """Table columns to leave out."""
+    min_frequency: int = 5
+    """A category level seen in fewer train rows joins the column's "other" level."""
+    max_levels: int = 200
+    """A categorical column with more levels in the train rows is refused (drop it, or mark it
+    numeric)."""
 
 
 @dataclass

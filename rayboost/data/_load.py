@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +13,9 @@ import pandas as pd
 
 from rayboost._errors import DataError
 from rayboost.config import DataConfig
+from rayboost.data._table import TableEncoder, infer_typing, needs_typing
 
-__all__ = ["BUNDLED", "Dataset", "load_dataset", "load_features"]
+__all__ = ["BUNDLED", "Dataset", "encode_table", "load_dataset", "load_features"]
 
 BUNDLED = ("digits", "breast_cancer", "diabetes")
 MAX_CLASSES_FOR_AUTO = 50
@@ -30,6 +32,11 @@ class Dataset:
     classes: list[Any] | None  # original label of each class index, one shared order
     label: str
     feature_names: list[str] | None
+    table: pd.DataFrame | None = None
+    """A mixed-type table's feature columns as read; ``X`` holds them only once encoded (see
+    :func:`encode_table`)."""
+    encoder: TableEncoder | None = None
+    """The encoding of ``table`` fitted on the train rows, once :func:`encode_table` ran."""
 
     @property
     def is_image(self) -> bool:
@@ -46,7 +53,12 @@ class Dataset:
     def fingerprint(self) -> str:
         """A short hash of features and labels: proves which data a split refers to."""
         digest = hashlib.sha256()
-        digest.update(np.ascontiguousarray(self.X).tobytes())
+        if self.table is not None:  # the data as read, before any fitted encoding
+            digest.update("\0".join(map(str, self.table.columns)).encode())
+            hashed = pd.util.hash_pandas_object(self.table, index=False)
+            digest.update(np.ascontiguousarray(hashed.to_numpy()).tobytes())
+        else:
+            digest.update(np.ascontiguousarray(self.X).tobytes())
         digest.update(np.ascontiguousarray(self.y).tobytes())
         return digest.hexdigest()[:16]
 
@@ -177,7 +189,9 @@ def _read_frame(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _load_table(path: Path, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
+def _load_table(
+    path: Path, cfg: DataConfig
+) -> tuple[np.ndarray, np.ndarray, str, list[str], pd.DataFrame | None]:
     frame = _read_frame(path)
     if cfg.label is None:
         raise DataError(
@@ -192,8 +206,13 @@ def _load_table(path: Path, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, st
     features = frame.drop(columns=[cfg.label])
     if features.shape[1] == 0:
         raise DataError(f"{path.name} has no feature columns besides the label {cfg.label!r}")
+    names = [str(c) for c in features.columns]
+    if cfg.image_shape is None and needs_typing(features, cfg.categorical, cfg.drop + cfg.numeric):
+        features.columns = names
+        placeholder = np.zeros((len(features), 0), dtype=np.float32)  # encoded after the split
+        return placeholder, frame[cfg.label].to_numpy(), cfg.label, names, features
     X = _check_features(features, path.name)
-    return X, frame[cfg.label].to_numpy(), cfg.label, [str(c) for c in features.columns]
+    return X, frame[cfg.label].to_numpy(), cfg.label, names, None
 
 
 def _cols(frame: pd.DataFrame) -> str:
@@ -231,6 +250,7 @@ def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def load_dataset(cfg: DataConfig) -> Dataset:
     """Load, validate and label-encode the data that ``cfg`` names."""
     feature_names: list[str] | None
+    table = None
     if cfg.dataset is not None:
         X, y_raw, label, feature_names = _load_bundled(cfg.dataset)
         name = cfg.dataset
@@ -246,7 +266,7 @@ def load_dataset(cfg: DataConfig) -> Dataset:
             X, y_raw = _load_npz(path)
             label, feature_names = "y", None
         elif suffix in (".csv", ".parquet", ".pq", ".txt", ".tsv") or suffix == "":
-            X, y_raw, label, feature_names = _load_table(path, cfg)
+            X, y_raw, label, feature_names, table = _load_table(path, cfg)
         else:
             raise DataError(
                 f"data.path {path.name}: unsupported file type {suffix}; use .csv, .parquet or .npz"
@@ -261,7 +281,25 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         )
     task = _infer_task(y_raw, label) if cfg.task == "auto" else cfg.task
     y, classes = _encode(y_raw, task, label)
-    return Dataset(name, X, y, task, classes, label, feature_names)
+    return Dataset(name, X, y, task, classes, label, feature_names, table)
+
+
+def encode_table(dataset: Dataset, train_rows: np.ndarray, cfg: DataConfig) -> Dataset:
+    """A mixed-type table typed and encoded with a :class:`TableEncoder` fitted on
+    ``train_rows``: ``X`` then holds every row encoded. Other data is returned as it is."""
+    if dataset.table is None or dataset.encoder is not None:
+        return dataset
+    typing = infer_typing(
+        dataset.table,
+        train_rows,
+        categorical=cfg.categorical,
+        numeric=cfg.numeric,
+        drop=cfg.drop,
+        max_levels=cfg.max_levels,
+    )
+    encoder = TableEncoder.fit(dataset.table, train_rows, typing, cfg.min_frequency)
+    X = encoder.transform(dataset.table, dataset.name)
+    return dataclasses.replace(dataset, X=X, encoder=encoder)
 
 
 def load_features(
@@ -269,10 +307,12 @@ def load_features(
     input_shape: tuple[int, ...],
     feature_names: list[str] | None,
     label: str | None,
+    encoder: TableEncoder | None = None,
 ) -> np.ndarray:
     """Features of new rows to predict, in the layout a trained experiment expects.
 
-    Tables need the training feature columns (extra columns, such as the label, are ignored);
+    Tables need the training feature columns (extra columns, such as the label, are ignored;
+    a mixed-type table's ``encoder`` types and encodes them as it did the train rows);
     images need C·H·W pixel columns (a label column is dropped) or an NPZ with ``X``.
     """
     path = Path(path).expanduser()
@@ -302,6 +342,9 @@ def load_features(
     frame = _read_frame(path)
     if len(frame) == 0:
         raise DataError(f"{path.name} has a header but no rows to predict")
+    if encoder is not None:  # a mixed-type table: typed and encoded as the train rows were
+        frame.columns = [str(c) for c in frame.columns]
+        return encoder.transform(frame, path.name)
     if feature_names is not None:
         missing = [c for c in feature_names if c not in frame.columns]
         if missing:

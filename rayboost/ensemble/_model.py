@@ -16,6 +16,7 @@ from rayboost._io import read_json, write_folder_atomic, write_json_atomic
 from rayboost._layout import ExperimentPaths
 from rayboost._meta import ExperimentMeta
 from rayboost.data import Scaler
+from rayboost.data._table import TableEncoder
 from rayboost.ensemble._build import EnsembleFit, Member
 from rayboost.ensemble._calibrate import apply_temperature
 from rayboost.ensemble._weights import weighted_average
@@ -139,8 +140,9 @@ def members_frame(paths: ExperimentPaths) -> pd.DataFrame:
 class EnsembleModel:
     """Weighted average of the members' (temperature-scaled) outputs, each member's refit on train
     + validation rows where the ensemble was refit. ``X`` is raw features:
-    (N, D) for tables, images as (N, C, H, W) or flattened (N, C·H·W); the training-split
-    scaling is applied here."""
+    (N, D) for tables, images as (N, C, H, W) or flattened (N, C·H·W), or for a mixed-type
+    table a DataFrame with its columns; the training-split encoding and scaling are applied
+    here."""
 
     def __init__(
         self,
@@ -161,6 +163,7 @@ class EnsembleModel:
         self.task_ = task
         self.classes_ = None if classes is None else np.asarray(classes)
         self.input_shape_ = tuple(input_shape)
+        self.encoder_: TableEncoder | None = None  # a mixed-type table's (set by load)
 
     @classmethod
     def load(cls, paths: ExperimentPaths) -> EnsembleModel:
@@ -180,11 +183,16 @@ class EnsembleModel:
         weights = np.array([e["weight"] for e in used])
         temperatures = [e.get("temperature") for e in used]  # absent: saved before calibration
         scaler = Scaler.from_dict(read_json(paths.scaler))
-        return cls(
+        model = cls(
             members, weights, scaler, record["task"], record["classes"], input_shape, temperatures
         )
+        if paths.encoder.exists():
+            model.encoder_ = TableEncoder.from_dict(read_json(paths.encoder))
+        return model
 
     def _prepare(self, X: Any) -> np.ndarray:
+        if self.encoder_ is not None and isinstance(X, pd.DataFrame):
+            X = self.encoder_.transform(X, "rows to predict")  # typed as the train rows were
         X = np.asarray(X, dtype=np.float32)
         n_features = int(np.prod(self.input_shape_))
         if X.ndim == 1:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -13,6 +13,9 @@ from rayboost._io import read_json, read_jsonl
 from rayboost._layout import ExperimentPaths
 from rayboost._meta import ExperimentMeta
 from rayboost.config import read_stored_config
+
+if TYPE_CHECKING:
+    from rayboost.data._table import TableEncoder
 from rayboost.results._frames import best_trial, epochs_frame, trials_frame
 
 __all__ = ["Experiment", "experiments", "load"]
@@ -59,6 +62,14 @@ class Experiment:
     @property
     def mode(self) -> str:
         return str(self.meta["mode"])
+
+    def encoder(self) -> TableEncoder | None:
+        """A mixed-type table's column typing and encoding (fitted on the train rows), or None."""
+        from rayboost.data._table import TableEncoder
+
+        if not self.paths.encoder.exists():
+            return None
+        return TableEncoder.from_dict(read_json(self.paths.encoder))
 
     @property
     def config(self) -> dict[str, Any]:

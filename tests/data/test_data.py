@@ -211,27 +211,27 @@ def test_label_not_set_lists_columns(tmp_path: Path) -> None:
         load_dataset(DataConfig(path=str(path)))
 
 
-def test_non_numeric_feature_column(tmp_path: Path) -> None:
+def test_text_and_missing_cells_make_a_typed_table(tmp_path: Path) -> None:
+    # refused before mixed-type tables were supported; now kept as a frame, encoded after the split
     frame = _table(20)
     frame["colour"] = ["red", "blue"] * 10
-    frame["y"] = np.arange(20) % 2
-    path = tmp_path / "t.csv"
-    frame.to_csv(path, index=False)
-    with pytest.raises(DataError) as info:
-        load_dataset(DataConfig(path=str(path), label="y"))
-    assert "non-numeric" in str(info.value)
-    assert "colour" in str(info.value)
-
-
-def test_nan_features(tmp_path: Path) -> None:
-    frame = _table(20)
     frame.loc[[3, 7], "b"] = np.nan
     frame["y"] = np.arange(20) % 2
     path = tmp_path / "t.csv"
     frame.to_csv(path, index=False)
-    with pytest.raises(DataError) as info:
-        load_dataset(DataConfig(path=str(path), label="y"))
-    assert "'b'" in str(info.value) and "2 missing" in str(info.value)
+    dataset = load_dataset(DataConfig(path=str(path), label="y"))
+    assert dataset.table is not None and list(dataset.table.columns) == ["a", "b", "colour"]
+    assert dataset.X.shape == (20, 0)
+
+
+def test_text_in_a_pixel_table_is_refused(tmp_path: Path) -> None:
+    frame = pd.DataFrame({f"p{i}": np.zeros(20) for i in range(4)})
+    frame["p0"] = ["x"] * 20
+    frame["y"] = np.arange(20) % 2
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match="non-numeric.*p0"):
+        load_dataset(DataConfig(path=str(path), label="y", image_shape=(2, 2)))
 
 
 def test_nan_in_npz_features(tmp_path: Path) -> None:
