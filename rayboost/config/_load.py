@@ -212,9 +212,13 @@ def _check(config: Config) -> None:
         names = getattr(data, key)
         if any(not isinstance(n, str) for n in names):
             raise ConfigError(f"data.{key}: expected a list of column names, got {names!r}")
-    if (data.categorical or data.numeric or data.drop) and data.path is None:
+    if (
+        (data.categorical or data.numeric or data.drop)
+        and data.path is None
+        and data.dataset != "penguins"
+    ):
         raise ConfigError(
-            "data.categorical, data.numeric and data.drop are for a table in data.path"
+            "data.categorical, data.numeric and data.drop are for a table (data.path, or data.dataset=penguins)"
         )
     for key in ("val_fraction", "test_fraction"):
         if not 0.0 < getattr(data, key) < 0.5:

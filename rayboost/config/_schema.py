@@ -18,8 +18,9 @@ __all__ = [
 
 @dataclass
 class DataConfig:
-    dataset: Literal["digits", "breast_cancer", "diabetes"] | None = None
-    """A bundled dataset; or give ``path`` instead."""
+    dataset: Literal["digits", "breast_cancer", "diabetes", "penguins"] | None = None
+    """A bundled dataset (``penguins``: a small table with text columns and empty cells); or
+    give ``path`` instead."""
     path: str | None = None
     """CSV, Parquet or NPZ file with your data."""
     label: str | None = None

@@ -17,7 +17,7 @@ from rayboost.data._table import TableEncoder, infer_typing, needs_typing
 
 __all__ = ["BUNDLED", "Dataset", "encode_table", "load_dataset", "load_features"]
 
-BUNDLED = ("digits", "breast_cancer", "diabetes")
+BUNDLED = ("digits", "breast_cancer", "diabetes", "penguins")
 MAX_CLASSES_FOR_AUTO = 50
 
 
@@ -164,6 +164,19 @@ def _load_bundled(name: str) -> tuple[np.ndarray, np.ndarray, str, list[str] | N
     )
 
 
+def _penguins_csv() -> Path:
+    """The Palmer penguins table (344 rows: species, island, sex, measurements with gaps) as
+    the ``palmerpenguins`` package ships it; found without importing the package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("palmerpenguins")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(
+            "data.dataset=penguins needs the palmerpenguins package: pip install palmerpenguins"
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / "data" / "penguins.csv"
+
+
 def _read_frame(path: Path) -> pd.DataFrame:
     """A CSV (tab-separated for .tsv) or Parquet file as a frame; duplicate column names are an
     error (pandas would rename them silently, and a duplicated label would become a feature)."""
@@ -251,7 +264,11 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     """Load, validate and label-encode the data that ``cfg`` names."""
     feature_names: list[str] | None
     table = None
-    if cfg.dataset is not None:
+    if cfg.dataset == "penguins":
+        cfg = dataclasses.replace(cfg, label="species")
+        X, y_raw, label, feature_names, table = _load_table(_penguins_csv(), cfg)
+        name = cfg.dataset
+    elif cfg.dataset is not None:
         X, y_raw, label, feature_names = _load_bundled(cfg.dataset)
         name = cfg.dataset
     else:

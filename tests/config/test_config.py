@@ -568,3 +568,10 @@ def test_image_shape_with_a_bad_part_is_an_error(override: str) -> None:
 def test_path_only_keys_are_refused_with_a_bundled_dataset(override: str) -> None:
     with pytest.raises(ConfigError, match="applies to data.path only"):
         load_config(overrides=[*DIGITS, override])
+
+
+@pytest.mark.parametrize(
+    "example", sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
+)
+def test_every_example_config_loads(example: Path) -> None:
+    assert load_config(example).data.dataset is not None

@@ -159,3 +159,14 @@ def test_a_csv_with_text_dates_and_gaps_loads_and_encodes(tmp_path):
     assert np.array_equal(
         encoded.encoder.transform(pd.read_csv(path).iloc[split.test]), encoded.X[split.test]
     )
+
+
+def test_the_bundled_penguins_table_is_typed():
+    cfg = DataConfig(dataset="penguins")
+    dataset = load_dataset(cfg)
+    assert dataset.task == "classification" and dataset.classes == ["Adelie", "Chinstrap", "Gentoo"]
+    assert dataset.table is not None and dataset.table["sex"].isna().sum() > 0
+    encoded = encode_table(dataset, split_dataset(dataset, 0, 0.2, 0.2).train, cfg)
+    kinds = {c["name"]: c["kind"] for c in encoded.encoder.columns}
+    assert kinds["island"] == kinds["sex"] == "categorical" and kinds["body_mass_g"] == "numeric"
+    assert np.isfinite(encoded.X).all()
