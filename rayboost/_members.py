@@ -35,8 +35,17 @@ def net_model(
     params = trial_params(trials[trials["trial_id"] == trial_id].iloc[0])
     state = torch.load(experiment.paths.trial_model(trial_id), weights_only=True)
     y_mean, y_std = target_scaling(dataset.task, dataset.y[split.train])
+    layout = None if dataset.encoder is None else dataset.encoder.layout()
     return NetModel(
-        family, params, dataset.input_shape, dataset.n_outputs, dataset.task, y_mean, y_std, state
+        family,
+        params,
+        dataset.input_shape,
+        dataset.n_outputs,
+        dataset.task,
+        y_mean,
+        y_std,
+        state,
+        layout,
     )
 
 

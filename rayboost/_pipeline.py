@@ -45,12 +45,15 @@ __all__ = ["RESUMABLE_KEYS", "STAGES", "resume", "reweight", "run"]
 
 
 def _family(cfg: Config, dataset: Dataset) -> str:
+    categorical = dataset.encoder is not None and bool(dataset.encoder.layout()["categorical"])
     if cfg.model.family == "auto":
-        return "cnn" if dataset.is_image else "mlp"
+        return "cnn" if dataset.is_image else "wide_deep" if categorical else "mlp"
     if cfg.model.family == "cnn" and not dataset.is_image:
         raise ConfigError(
             "model.family=cnn needs image-shaped data; set data.image_shape (e.g. 1,28,28) or model.family=mlp"
         )
+    if cfg.model.family == "wide_deep" and dataset.is_image:
+        raise ConfigError("model.family=wide_deep is for tables; use cnn for image-shaped data")
     return cfg.model.family
 
 

@@ -45,8 +45,9 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    family: Literal["auto", "cnn", "mlp"] = "auto"
-    """``auto``: a CNN for image-shaped data, an MLP for tables."""
+    family: Literal["auto", "cnn", "mlp", "wide_deep"] = "auto"
+    """``auto``: a CNN for image-shaped data, wide & deep for tables with categorical columns,
+    an MLP for other tables."""
 
 
 @dataclass

@@ -60,6 +60,7 @@ class TrialData:
     n_outputs: int
     train_rows: np.ndarray
     val_rows: np.ndarray
+    layout: dict | None = None  # a mixed-type table's categorical blocks (wide & deep nets)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -76,4 +77,5 @@ def make_trial_data(dataset: Dataset, split: Split, scaler: Scaler) -> TrialData
         n_outputs=dataset.n_outputs,
         train_rows=split.train,
         val_rows=split.val,
+        layout=None if dataset.encoder is None else dataset.encoder.layout(),
     )

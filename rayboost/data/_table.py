@@ -239,6 +239,22 @@ class TableEncoder:
                 names += [f"{name}=other", f"{name}=missing"]
         return names
 
+    def layout(self) -> dict[str, list[list[int]]]:
+        """Where each categorical column's one-hot block lies in the encoded columns:
+        ``{"categorical": [[start, end], ...]}`` (what a wide & deep net embeds and crosses)."""
+        spans: list[list[int]] = []
+        at = 0
+        for col in self.columns:
+            if col["kind"] == "numeric":
+                at += 1 + int(col["indicator"])
+            elif col["kind"] == "datetime":
+                at += len(DATE_PARTS) + int(col["indicator"])
+            else:
+                width = len(col["levels"]) + 2
+                spans.append([at, at + width])
+                at += width
+        return {"categorical": spans}
+
     def transform(self, frame: pd.DataFrame, source: str = "data") -> np.ndarray:
         """Rows of the table (any extra columns are ignored) as a float32 matrix."""
         absent = [c for c in self.input_columns if c not in frame.columns]

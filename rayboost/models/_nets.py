@@ -1,4 +1,5 @@
-"""The two net families: a CNN of separable/standard conv stages and a BN MLP."""
+"""The net families: a CNN of separable/standard conv stages, a BN MLP, and wide & deep for
+tables with categorical columns."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from torch import nn
 
 from rayboost.models._layers import ConvStage, ConvUnit, DenseUnit, ResidualDense
 
-__all__ = ["CNN", "MLP", "build_net", "init_weights"]
+__all__ = ["CNN", "MLP", "WideDeep", "build_net", "embedding_size", "init_weights"]
 
 
 class CNN(nn.Module):
@@ -106,6 +107,90 @@ class MLP(nn.Module):
         return self.head(self.body(x.flatten(1)))
 
 
+def embedding_size(levels: int, multiplier: float) -> int:
+    """Embedding width of a categorical with ``levels`` codes: fastai's 1.6·n^0.56 rule (capped
+    at 64) times ``multiplier``, at least 2."""
+    return max(2, round(multiplier * min(64.0, 1.6 * levels**0.56)))
+
+
+CROSS_PRIME = 1_000_003
+
+
+class WideDeep(nn.Module):
+    """(N, D) encoded table rows -> (N, outputs): the sum of a wide and a deep part, trained
+    jointly (Cheng et al., 2016).
+
+    ``layout["categorical"]`` lists the [start, end) spans of the encoder's one-hot blocks (one
+    per categorical column: its levels, then "other" and "missing"); a row's code in a block is
+    the position of its largest value (the hot column, also once standardized).
+
+    - Wide: a linear layer over every encoded column (numbers, one-hots), plus one learned
+      weight vector per hashed cross of the codes of each pair of categorical columns
+      (``cross_buckets`` buckets per pair; exact when the pair has fewer combinations).
+    - Deep: an embedding per categorical column (:func:`embedding_size`, times
+      ``embed_mult``) concatenated with the numeric columns, then ``layers`` BN dense units of
+      ``units`` (residual after the first with ``residual``) and a linear head.
+    """
+
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        n_outputs: int,
+        p: Mapping[str, Any],
+        layout: Mapping[str, Any] | None,
+    ) -> None:
+        super().__init__()
+        width = 1
+        for size in input_shape:
+            width *= int(size)
+        spans = [(int(a), int(b)) for a, b in (layout or {}).get("categorical", [])]
+        in_blocks = {i for a, b in spans for i in range(a, b)}
+        self.spans = spans
+        self.register_buffer(
+            "numeric",
+            torch.tensor([i for i in range(width) if i not in in_blocks], dtype=torch.long),
+        )
+        mult = float(p.get("embed_mult", 1.0))
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(b - a, embedding_size(b - a, mult)) for a, b in spans
+        )
+        deep_width = len(self.numeric) + sum(e.embedding_dim for e in self.embeddings)
+        units: list[nn.Module] = []
+        for i in range(int(p["layers"])):
+            unit = DenseUnit(
+                deep_width, int(p["units"]), p["bn"], p["activation"], float(p["dropout"])
+            )
+            units.append(ResidualDense(unit) if i > 0 and p.get("residual", False) else unit)
+            deep_width = int(p["units"])
+        self.body = nn.Sequential(*units)
+        self.head = nn.Linear(deep_width, n_outputs)
+        self.wide = nn.Linear(width, n_outputs)
+        self.pairs = [(i, j) for i in range(len(spans)) for j in range(i + 1, len(spans))]
+        self.buckets = int(p.get("cross_buckets", 1024))
+        self.cross = nn.Embedding(len(self.pairs) * self.buckets, n_outputs) if self.pairs else None
+        if self.cross is not None:
+            nn.init.zeros_(self.cross.weight)
+
+    def _codes(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [x[:, a:b].argmax(dim=1) for a, b in self.spans]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        codes = self._codes(x)
+        deep = [x.index_select(1, self.numeric)] + [
+            emb(code) for emb, code in zip(self.embeddings, codes, strict=True)
+        ]
+        out = self.head(self.body(torch.cat(deep, dim=1))) + self.wide(x)
+        if self.cross is not None:
+            for k, (i, j) in enumerate(self.pairs):
+                levels_j = self.spans[j][1] - self.spans[j][0]
+                combined = codes[i] * levels_j + codes[j]
+                if (self.spans[i][1] - self.spans[i][0]) * levels_j > self.buckets:
+                    combined = (codes[i] * CROSS_PRIME + codes[j]) % self.buckets
+                out = out + self.cross(combined + k * self.buckets)
+        return out
+
+
 def init_weights(model: nn.Module, scheme: str, activation: str) -> None:
     """Initialise conv/linear weights by ``scheme``; biases start at zero."""
     if scheme == "default":
@@ -128,9 +213,18 @@ def init_weights(model: nn.Module, scheme: str, activation: str) -> None:
 
 
 def build_net(
-    family: str, params: Mapping[str, Any], input_shape: tuple[int, ...], n_outputs: int
+    family: str,
+    params: Mapping[str, Any],
+    input_shape: tuple[int, ...],
+    n_outputs: int,
+    layout: Mapping[str, Any] | None = None,
 ) -> nn.Module:
-    """Build and initialise the net of ``family`` ("cnn" or "mlp") for these params."""
-    model: nn.Module = (CNN if family == "cnn" else MLP)(input_shape, n_outputs, params)
+    """Build and initialise the net of ``family`` ("cnn", "mlp" or "wide_deep"; ``layout``:
+    the table encoder's categorical blocks, see :class:`WideDeep`) for these params."""
+    model: nn.Module
+    if family == "wide_deep":
+        model = WideDeep(input_shape, n_outputs, params, layout)
+    else:
+        model = (CNN if family == "cnn" else MLP)(input_shape, n_outputs, params)
     init_weights(model, params["init"], params["activation"])
     return model

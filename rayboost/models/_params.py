@@ -28,7 +28,7 @@ __all__ = [
     "validate_params",
 ]
 
-FAMILIES = ("cnn", "mlp")
+FAMILIES = ("cnn", "mlp", "wide_deep")
 SPACE_PRESETS = ("default", "wide")
 SCHEDULES = ("onecycle", "cosine", "constant")
 AUGMENTS = ("shift", "shift_flip", "none")
@@ -253,7 +253,7 @@ def param_specs(family: str, task: str, max_epochs: int) -> dict[str, Param]:
                 wide=["shift", "none"],
             ),
         )
-    elif family == "mlp":
+    elif family in ("mlp", "wide_deep"):
         specs.update(
             units=Param(
                 "int",
@@ -272,6 +272,25 @@ def param_specs(family: str, task: str, max_epochs: int) -> dict[str, Param]:
                 "a shortcut around every hidden layer after the first",
             ),
         )
+        if family == "wide_deep":
+            specs.update(
+                embed_mult=Param(
+                    "float",
+                    1.0,
+                    Choice((0.5, 1.0, 2.0)),
+                    low=0.1,
+                    high=8.0,
+                    help="embedding width of each categorical column, times 1.6·levels^0.56",
+                ),
+                cross_buckets=Param(
+                    "int",
+                    1024,
+                    Constant(1024),
+                    low=1,
+                    high=1 << 20,
+                    help="hashed buckets of each crossed pair of categorical columns (wide part)",
+                ),
+            )
     else:
         raise ConfigError(
             f"model.family: unknown family {family!r}; use one of: {', '.join(FAMILIES)}"
@@ -314,6 +333,11 @@ _PORTFOLIO: dict[str, list[dict[str, Any]]] = {
         {},  # two BN layers of 128 units, dropout 0.25, one-cycle
         {"layers": 3, "units": 256, "residual": True, "dropout": 0.1, "schedule": "cosine"},
         {"layers": 1, "units": 256, "dropout": 0.1, "lr": 1e-2, "batch_size": 128},
+    ],
+    "wide_deep": [
+        {},  # embeddings + numbers into two BN layers of 128 units, plus the wide part
+        {"layers": 3, "units": 256, "residual": True, "dropout": 0.1, "schedule": "cosine"},
+        {"layers": 1, "units": 256, "embed_mult": 2.0, "dropout": 0.1, "lr": 1e-2},
     ],
 }
 

@@ -28,12 +28,13 @@ def refit_net(
     epochs: int,
     schedule_epochs: int,
     device: str = "cpu",
+    layout: Mapping[str, Any] | None = None,
 ) -> NetModel | None:
     """``epochs`` epochs over the scaled rows ``X, y`` of a learning-rate schedule that spans
     ``schedule_epochs`` (the trial's budget: the same point of the same schedule the trial's best
     epoch was at); the weights after the last epoch. None when the training loss diverged."""
     rows = np.arange(len(X))
-    data = TrialData(X, y, X[:0], y[:0], task, n_outputs, rows, rows[:0])
+    data = TrialData(X, y, X[:0], y[:0], task, n_outputs, rows, rows[:0], layout=layout)
     trainer = NetTrainer(family, params, data, seed=seed, device=device, epochs=schedule_epochs)
     for _ in range(epochs):
         loss = trainer.train_epoch()
@@ -42,5 +43,13 @@ def refit_net(
             return None
     state = {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()}
     return NetModel(
-        family, params, data.input_shape, n_outputs, task, trainer.y_mean, trainer.y_std, state
+        family,
+        params,
+        data.input_shape,
+        n_outputs,
+        task,
+        trainer.y_mean,
+        trainer.y_std,
+        state,
+        layout,
     )

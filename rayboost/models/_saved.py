@@ -32,11 +32,13 @@ class NetModel:
         y_mean: float,
         y_std: float,
         state_dict: Mapping[str, torch.Tensor],
+        layout: Mapping[str, Any] | None = None,
     ) -> None:
         self.family, self.params, self.task = family, dict(params), task
         self.input_shape, self.n_outputs = tuple(input_shape), int(n_outputs)
         self.y_mean, self.y_std = float(y_mean), float(y_std)
-        self.model = build_net(family, self.params, self.input_shape, self.n_outputs)
+        self.layout = None if layout is None else dict(layout)
+        self.model = build_net(family, self.params, self.input_shape, self.n_outputs, self.layout)
         self.model.load_state_dict(state_dict)
         self.model.eval()
 
@@ -56,6 +58,7 @@ class NetModel:
             "task": self.task,
             "y_mean": self.y_mean,
             "y_std": self.y_std,
+            "layout": self.layout,
         }
         write_json_atomic(folder / "net.json", meta)
 
@@ -72,4 +75,5 @@ class NetModel:
             meta["y_mean"],
             meta["y_std"],
             state,
+            meta.get("layout"),  # absent: saved before wide & deep nets
         )

@@ -165,7 +165,9 @@ class NetTrainer:
         self.device = torch.device(device)
         torch.manual_seed(seed)
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
-        self.model = build_net(family, params, data.input_shape, data.n_outputs).to(self.device)
+        self.model = build_net(
+            family, params, data.input_shape, data.n_outputs, getattr(data, "layout", None)
+        ).to(self.device)
         self.n_params = count_params(self.model)
         self.madds = count_madds(self.model, data.input_shape)
         self.X_train = torch.as_tensor(data.X_train, device=self.device)

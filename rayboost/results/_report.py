@@ -20,6 +20,7 @@ KEY_PARAMS = (
     "head",
     "units",
     "layers",
+    "embed_mult",
     "dropout",
     "lr",
     "batch_size",

@@ -80,6 +80,7 @@ def _refit(job: RefitJob, data: TrialData, threads: int) -> RefitResult:
             epochs=job.epochs,
             schedule_epochs=job.schedule_epochs,
             device="cuda" if on_gpu else "cpu",
+            layout=net.layout,
         )
         trained: dict[str, Any] = {"epochs": job.epochs, "schedule_epochs": job.schedule_epochs}
     else:

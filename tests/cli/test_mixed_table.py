@@ -65,6 +65,7 @@ def test_a_mixed_table_runs_with_defaults_and_predicts_new_rows(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "column 'customer' left out (identifier-like" in run.stdout
     assert "datetime: when" in run.stdout and "categorical: colour, region, member" in run.stdout
+    assert "wide_deep nets" in run.stdout  # the family for tables with categorical columns
 
     exp = rayboost.load("mixed", storage=storage)
     assert exp.status == "completed"

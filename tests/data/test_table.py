@@ -170,3 +170,21 @@ def test_the_bundled_penguins_table_is_typed():
     kinds = {c["name"]: c["kind"] for c in encoded.encoder.columns}
     assert kinds["island"] == kinds["sex"] == "categorical" and kinds["body_mass_g"] == "numeric"
     assert np.isfinite(encoded.X).all()
+
+
+def test_the_family_follows_the_table():
+    from rayboost._errors import ConfigError
+    from rayboost._pipeline import _family
+    from rayboost.config import load_config
+
+    cfg = DataConfig(dataset="penguins")
+    dataset = load_dataset(cfg)
+    encoded = encode_table(dataset, split_dataset(dataset, 0, 0.2, 0.2).train, cfg)
+    auto = load_config(overrides=["data.dataset=penguins"])
+    assert _family(auto, encoded) == "wide_deep"  # categorical columns
+    numeric = load_dataset(DataConfig(dataset="breast_cancer"))
+    assert _family(load_config(overrides=["data.dataset=breast_cancer"]), numeric) == "mlp"
+    digits = load_dataset(DataConfig(dataset="digits"))
+    wide = load_config(overrides=["data.dataset=digits", "model.family=wide_deep"])
+    with pytest.raises(ConfigError, match="wide_deep is for tables"):
+        _family(wide, digits)
