@@ -240,20 +240,24 @@ class TableEncoder:
         return names
 
     def layout(self) -> dict[str, list[list[int]]]:
-        """Where each categorical column's one-hot block lies in the encoded columns:
-        ``{"categorical": [[start, end], ...]}`` (what a wide & deep net embeds and crosses)."""
+        """Where things lie in the encoded columns: ``categorical``, each categorical column's
+        one-hot block as [start, end) (what a wide & deep net embeds and crosses, and XGBoost
+        takes as one categorical feature); ``missing_flags``, [value, flag] column pairs of
+        numbers whose empty cells were filled (XGBoost gets them empty again)."""
         spans: list[list[int]] = []
+        flags: list[list[int]] = []
         at = 0
         for col in self.columns:
-            if col["kind"] == "numeric":
-                at += 1 + int(col["indicator"])
-            elif col["kind"] == "datetime":
-                at += len(DATE_PARTS) + int(col["indicator"])
+            if col["kind"] in ("numeric", "datetime"):
+                width = 1 if col["kind"] == "numeric" else len(DATE_PARTS)
+                if col["indicator"]:
+                    flags += [[at + i, at + width] for i in range(width)]
+                at += width + int(col["indicator"])
             else:
                 width = len(col["levels"]) + 2
                 spans.append([at, at + width])
                 at += width
-        return {"categorical": spans}
+        return {"categorical": spans, "missing_flags": flags}
 
     def transform(self, frame: pd.DataFrame, source: str = "data") -> np.ndarray:
         """Rows of the table (any extra columns are ignored) as a float32 matrix."""

@@ -165,12 +165,42 @@ class XGBoostModel:
         params: dict[str, Any] | None = None,
         seed: int = 0,
         n_threads: int = 1,
+        layout: dict[str, Any] | None = None,
     ) -> None:
+        """``layout``: a mixed-type table's encoded layout (see
+        :meth:`rayboost.data.TableEncoder.layout`): each categorical column's one-hot block is
+        then given to XGBoost as one native categorical feature, and filled numbers are empty
+        again (XGBoost learns where missing values go)."""
         self.task = task
         self.n_classes = n_classes
         self.params = params
         self.seed = seed
         self.n_threads = n_threads
+        self.layout = layout
+
+    def _dmatrix(self, X: np.ndarray, label: np.ndarray | None = None) -> xgb.DMatrix:
+        threads = _check_threads(self.n_threads)
+        if not self.layout or not (
+            self.layout.get("categorical") or self.layout.get("missing_flags")
+        ):
+            return xgb.DMatrix(X, label=label, nthread=threads)
+        spans = [(int(a), int(b)) for a, b in self.layout.get("categorical", [])]
+        flags = {int(v): int(f) for v, f in self.layout.get("missing_flags", [])}
+        skip = {i for a, b in spans for i in range(a, b)} | set(flags.values())
+        numeric = [i for i in range(X.shape[1]) if i not in skip]
+        columns = []
+        for i in numeric:
+            values = X[:, i].astype(np.float32)
+            if i in flags:
+                # a 0/1 flag, also once standardized: "was missing" is its only positive value
+                values = np.where(X[:, flags[i]] > 0, np.nan, values)
+            columns.append(values)
+        columns += [X[:, a:b].argmax(axis=1).astype(np.float32) for a, b in spans]
+        matrix = np.column_stack(columns) if columns else np.zeros((len(X), 0), np.float32)
+        types = ["q"] * len(numeric) + ["c"] * len(spans)
+        return xgb.DMatrix(
+            matrix, label=label, nthread=threads, feature_types=types, enable_categorical=True
+        )
 
     @staticmethod
     def default_params(task: str) -> dict[str, Any]:
@@ -228,9 +258,7 @@ class XGBoostModel:
         Xt, yt, Xv, yv = _prepare(X_train, y_train, X_val, y_val, self.task, allow_missing=True)
         self.n_classes_ = _resolve_n_classes(self.n_classes, self.task, yt, yv)
         booster_params, rounds, patience = self._booster_params()
-        n_threads = booster_params["nthread"]
-        dtrain = xgb.DMatrix(Xt, label=yt, nthread=n_threads)
-        dval = xgb.DMatrix(Xv, label=yv, nthread=n_threads)
+        dtrain, dval = self._dmatrix(Xt, yt), self._dmatrix(Xv, yv)
         start = time.perf_counter()
         stop = _Deadline(deadline)
         # early stopping first: it must see every round, the deadline's included
@@ -267,12 +295,14 @@ class XGBoostModel:
         self._check_fitted()
         Xa = _as_matrix(X, "X", self.n_features_, allow_missing=True)
         ya = _as_targets(y, len(Xa), self.task, "y")
-        model = XGBoostModel(self.task, self.n_classes_, self.params, self.seed, self.n_threads)
+        model = XGBoostModel(
+            self.task, self.n_classes_, self.params, self.seed, self.n_threads, self.layout
+        )
         model.n_classes_ = self.n_classes_
         booster_params, _, _ = model._booster_params()
         rounds = self.best_iteration_ + 1
         start = time.perf_counter()
-        dtrain = xgb.DMatrix(Xa, label=ya, nthread=booster_params["nthread"])
+        dtrain = model._dmatrix(Xa, ya)
         model.booster_ = xgb.train(
             booster_params, dtrain, num_boost_round=rounds, verbose_eval=False
         )
@@ -296,7 +326,7 @@ class XGBoostModel:
         """Class probabilities (samples, n_classes; binary gives 2) or (samples, 1) for regression."""
         self._check_fitted()
         X = _as_matrix(X, "X", self.n_features_, allow_missing=True)
-        dmat = xgb.DMatrix(X, nthread=_check_threads(self.n_threads))
+        dmat = self._dmatrix(X)
         raw = self.booster_.predict(dmat, iteration_range=(0, self.best_iteration_ + 1))
         raw = np.asarray(raw, dtype=np.float64)
         if self.task == "regression":
@@ -321,6 +351,7 @@ class XGBoostModel:
             "params": _jsonable(self.params),
             "seed": self.seed,
             "n_threads": self.n_threads,
+            "layout": self.layout,
             "summary": self.summary_,
         }
         (folder / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -339,7 +370,12 @@ class XGBoostModel:
                 f"(kind={meta.get('kind')!r}, format_version={meta.get('format_version')!r})"
             )
         model = cls(
-            meta["task"], meta["n_classes"], meta["params"], meta["seed"], meta["n_threads"]
+            meta["task"],
+            meta["n_classes"],
+            meta["params"],
+            meta["seed"],
+            meta["n_threads"],
+            meta.get("layout"),  # absent: saved before native categoricals
         )
         booster = xgb.Booster()
         booster.load_model(str(model_path))

@@ -110,7 +110,12 @@ def search_xgboost(
             break
         start = time.time()
         model = XGBoostModel(
-            data.task, n_classes=n_classes, params=config, seed=seed, n_threads=n_threads
+            data.task,
+            n_classes=n_classes,
+            params=config,
+            seed=seed,
+            n_threads=n_threads,
+            layout=getattr(data, "layout", None),
         )
         model.fit(X_train, data.y_train, X_val, data.y_val, deadline=deadline if records else None)
         val_pred = model.predict_output(X_val)

@@ -37,7 +37,7 @@ def _encoded(n: int = 600) -> tuple[np.ndarray, np.ndarray, dict]:
 
 def test_layout_lists_each_categorical_block():
     _, _, layout = _encoded(60)
-    assert layout == {"categorical": [[0, 4], [4, 9]]}  # a: 2 levels + other + missing; b: 3 + 2
+    assert layout["categorical"] == [[0, 4], [4, 9]]  # a: 2 levels + other + missing; b: 3 + 2
 
 
 def test_codes_are_read_from_standardized_one_hot_blocks():
@@ -94,3 +94,29 @@ def test_crosses_stay_within_their_pair_buckets(levels_a, levels_b, buckets):
     X[torch.arange(50), levels_a + torch.randint(0, levels_b, (50,))] = 1
     net.eval()
     assert net(X).shape == (50, 3)  # an index past the table would raise
+
+
+def test_xgboost_takes_categorical_blocks_natively_and_gaps_as_missing(tmp_path):
+    from rayboost.models import XGBoostModel
+
+    frame, y = _xor_table(600)
+    frame.loc[::7, "noise"] = np.nan
+    rows = np.arange(600)
+    typing = infer_typing(frame, rows, categorical=[], numeric=[], drop=[], max_levels=200)
+    encoder = TableEncoder.fit(frame, rows, typing, min_frequency=1)
+    layout = encoder.layout()
+    assert layout["missing_flags"] == [[9, 10]]  # noise, then its "was missing" column
+    X = Scaler.fit(encoder.transform(frame)).transform(encoder.transform(frame))
+    model = XGBoostModel("classification", 2, {"max_depth": 2}, layout=layout)
+    dmatrix = model._dmatrix(X)
+    assert dmatrix.feature_types == ["q", "c", "c"] and dmatrix.num_col() == 3
+    # stored sparse: the cells that were empty are absent again (XGBoost's missing values)
+    assert dmatrix.get_data().nnz == 3 * 600 - int(frame["noise"].isna().sum())
+    model.fit(X[:400], y[:400], X[400:], y[400:])
+    assert (model.predict_output(X[400:]).argmax(axis=1) == y[400:]).mean() > 0.95
+    model.save(tmp_path)
+    again = XGBoostModel.load(tmp_path)
+    assert again.layout == layout
+    assert np.array_equal(again.predict_output(X), model.predict_output(X))
+    refit = model.refit(X, y)
+    assert refit.layout == layout and refit._dmatrix(X).feature_types == ["q", "c", "c"]
