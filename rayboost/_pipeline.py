@@ -196,7 +196,9 @@ def _time_budget_s(cfg: Config, dataset: Dataset, cpus: float) -> float | None:
 
     budget = cfg.search.time_budget_s
     if budget == "auto":
-        features = int(np.prod(dataset.input_shape))
+        # a mixed table counts its columns, not their encoding: one-hot columns add width, not data
+        encoder = dataset.encoder
+        features = len(encoder.columns) if encoder else int(np.prod(dataset.input_shape))
         return tuning.auto_time_budget_s(len(dataset.y), features, cpus)
     return None if budget is None else float(budget)
 

@@ -65,7 +65,8 @@ class SearchConfig:
     """Seconds from the start of the run: no trial starts that would not finish within them
     (judged from the epochs run so far), and the search ends at them, before the ensemble.
     ``auto`` sizes the budget for the data: 600 s for 5,000 28×28 images on 2 CPUs, in
-    proportion to rows × features / CPUs, between 60 s and 1 h. Null: no budget."""
+    proportion to rows × features / CPUs (a mixed table's columns, not their one-hot
+    encoding), between 60 s and 1 h. Null: no budget."""
     checkpoint_every_s: float = 5.0
     """A trial saves its training state between epochs at most this often (0: after every
     epoch). Epoch records are written after every epoch, the best epoch's model with each
