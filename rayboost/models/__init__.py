@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rayboost._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from rayboost.models._kinds import MEMBER_KINDS
+    from rayboost.models._kinds import MEMBER_KINDS, MemberModel
     from rayboost.models._layers import (
         ACTIVATIONS,
         BN_PLACEMENTS,
@@ -51,6 +51,7 @@ _EXPORTS = {
     "CNN": "rayboost.models._nets",
     "FAMILIES": "rayboost.models._params",
     "MEMBER_KINDS": "rayboost.models._kinds",
+    "MemberModel": "rayboost.models._kinds",
     "MLP": "rayboost.models._nets",
     "ConvStage": "rayboost.models._layers",
     "ConvUnit": "rayboost.models._layers",
@@ -91,6 +92,7 @@ __all__ = [
     "FAMILIES",
     "LinearModel",
     "MEMBER_KINDS",
+    "MemberModel",
     "MLP",
     "NetModel",
     "NetTrainer",

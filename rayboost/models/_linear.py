@@ -322,6 +322,12 @@ class LinearModel:
         X = _as_matrix(X, "X", self.n_features_)
         return _linear_output(X, self._arrays(), self.n_classes_)
 
+    def predict_proba(self, X: object) -> np.ndarray:
+        """Class probabilities (classification only)."""
+        from rayboost.models._kinds import proba_of
+
+        return proba_of(self, X)
+
     def save(self, folder: Path) -> None:
         """Write ``model.json`` (arrays as lists; floats round-trip exactly)."""
         self._check_fitted()

@@ -335,6 +335,12 @@ class XGBoostModel:
             return np.column_stack([1.0 - raw, raw])
         return raw / raw.sum(axis=1, keepdims=True)
 
+    def predict_proba(self, X: object) -> np.ndarray:
+        """Class probabilities (classification only)."""
+        from rayboost.models._kinds import proba_of
+
+        return proba_of(self, X)
+
     def save(self, folder: Path) -> None:
         """Write ``model.ubj`` and ``meta.json`` into ``folder``."""
         self._check_fitted()
