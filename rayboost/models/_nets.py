@@ -130,6 +130,9 @@ class WideDeep(nn.Module):
     - Deep: an embedding per categorical column (:func:`embedding_size`, times
       ``embed_mult``) concatenated with the numeric columns, then ``layers`` BN dense units of
       ``units`` (residual after the first with ``residual``) and a linear head.
+
+    As in the paper the two parts may learn at different rates: the wide part's learning rate
+    is ``wide_lr_mult`` × ``lr``.
     """
 
     def __init__(
@@ -170,6 +173,10 @@ class WideDeep(nn.Module):
         self.cross = nn.Embedding(len(self.pairs) * self.buckets, n_outputs) if self.pairs else None
         if self.cross is not None:
             nn.init.zeros_(self.cross.weight)
+
+    def wide_parameters(self) -> list[nn.Parameter]:
+        """The wide part's parameters (they may learn at their own rate: ``wide_lr_mult``)."""
+        return [*self.wide.parameters(), *([] if self.cross is None else self.cross.parameters())]
 
     def _codes(self, x: torch.Tensor) -> list[torch.Tensor]:
         return [x[:, a:b].argmax(dim=1) for a, b in self.spans]

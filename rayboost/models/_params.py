@@ -282,6 +282,14 @@ def param_specs(family: str, task: str, max_epochs: int) -> dict[str, Param]:
                     high=8.0,
                     help="embedding width of each categorical column, times 1.6·levels^0.56",
                 ),
+                wide_lr_mult=Param(
+                    "float",
+                    1.0,
+                    Choice((1.0, 3.0)),
+                    low=0.01,
+                    high=100.0,
+                    help="the wide part's learning rate, times lr",
+                ),
                 cross_buckets=Param(
                     "int",
                     1024,

@@ -106,14 +106,26 @@ def target_scaling(task: str, y_train: np.ndarray) -> tuple[float, float]:
     return float(y_train.mean()), float(y_train.std()) or 1.0
 
 
-def _param_groups(model: nn.Module, l2: float) -> list[dict[str, Any]]:
-    """Weights of conv/linear layers get weight decay; BatchNorm and bias parameters do not."""
-    decay, no_decay = [], []
+def _param_groups(model: nn.Module, l2: float, wide_lr_mult: float = 1.0) -> list[dict[str, Any]]:
+    """Weights of conv/linear layers get weight decay; BatchNorm and bias parameters do not.
+    A wide & deep net's wide part (``model.wide_parameters()``) learns at ``wide_lr_mult`` ×
+    the learning rate, in groups of its own (``lr_mult``)."""
+    wide = {id(p) for p in getattr(model, "wide_parameters", lambda: [])()}
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for module in model.modules():
         for name, param in module.named_parameters(recurse=False):
             is_weight = name == "weight" and isinstance(module, (nn.Conv2d, nn.Linear))
-            (decay if is_weight else no_decay).append(param)
-    return [{"params": decay, "weight_decay": l2}, {"params": no_decay, "weight_decay": 0.0}]
+            groups.setdefault((is_weight, id(param) in wide), []).append(param)
+    return [
+        {
+            "params": groups.get((decay, is_wide), []),
+            "weight_decay": l2 if decay else 0.0,
+            "lr_mult": wide_lr_mult if is_wide else 1.0,
+        }
+        for is_wide in (False, True)
+        for decay in (True, False)
+        if groups.get((decay, is_wide)) or not is_wide  # the first two groups always exist
+    ]
 
 
 def _optimizer(name: str, groups: list[dict[str, Any]], lr: float) -> torch.optim.Optimizer:
@@ -180,7 +192,9 @@ class NetTrainer:
             self.y_train = torch.as_tensor(scaled, dtype=torch.float32, device=self.device)[:, None]
         self.y_val = data.y_val
         self.optimizer = _optimizer(
-            params["optimizer"], _param_groups(self.model, float(params["l2"])), float(params["lr"])
+            params["optimizer"],
+            _param_groups(self.model, float(params["l2"]), float(params.get("wide_lr_mult", 1.0))),
+            float(params["lr"]),
         )
         self.l1_params = (
             [g for g in self.optimizer.param_groups[0]["params"]] if params["l1"] > 0 else []
@@ -246,7 +260,7 @@ class NetTrainer:
                 continue  # BatchNorm cannot train on a single row
             lr = self.lr_at_step(step)
             for group in self.optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_mult", 1.0)
             step += 1
             x = self.X_train[idx]
             if self.shift:

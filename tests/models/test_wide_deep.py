@@ -120,3 +120,18 @@ def test_xgboost_takes_categorical_blocks_natively_and_gaps_as_missing(tmp_path)
     assert np.array_equal(again.predict_output(X), model.predict_output(X))
     refit = model.refit(X, y)
     assert refit.layout == layout and refit._dmatrix(X).feature_types == ["q", "c", "c"]
+
+
+def test_the_wide_part_learns_at_its_own_rate():
+    X, y, layout = _encoded(200)
+    data = TrialData(
+        X, y, X[:50], y[:50], "classification", 2, np.arange(200), np.arange(50), layout
+    )
+    params = {**default_params("wide_deep", "classification", 4), "wide_lr_mult": 3.0}
+    trainer = NetTrainer("wide_deep", params, data, seed=0, epochs=4)
+    wide = {id(p) for p in trainer.model.wide_parameters()}
+    groups = trainer.optimizer.param_groups
+    assert {id(p) for g in groups if g["lr_mult"] == 3.0 for p in g["params"]} == wide
+    trainer.train_epoch()
+    lrs = {g["lr_mult"]: g["lr"] for g in groups}
+    assert lrs[3.0] == pytest.approx(3.0 * lrs[1.0])
