@@ -1,7 +1,7 @@
 """rayboost's benchmark suite: speed and quality claims, measured (``python -m benchmarks``).
 
 One module per comparison (overhead, asha, search, sepconv, batchnorm, ensemble, autogluon,
-nets, gpu); each has ``run(quick: bool) -> dict`` returning ``{"metrics", "goals", "details"}``.
+tables, nets, gpu); each has ``run(quick: bool) -> dict`` returning ``{"metrics", "goals", "details"}``.
 See ``benchmarks/README.md`` for what each entry times and why.
 """
 
@@ -21,6 +21,7 @@ ENTRIES = (
     "batchnorm",
     "ensemble",
     "autogluon",
+    "tables",
     "nets",
     "gpu",
 )

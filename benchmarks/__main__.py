@@ -24,7 +24,7 @@ from benchmarks import ENTRIES
 from benchmarks._common import load_average, machine_info, ray_session
 
 # share one local Ray, started once (overhead starts a fresh one per repeat; gpu one with a GPU)
-RAY_ENTRIES = ("asha", "search", "ensemble", "autogluon", "nets")
+RAY_ENTRIES = ("asha", "search", "ensemble", "autogluon", "tables", "nets")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
