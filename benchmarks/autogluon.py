@@ -84,6 +84,7 @@ from benchmarks._common import (
     PIXEL_ROWS,
     data_overrides,
     goal,
+    load_average,
     load_data,
     median,
     ray_session,
@@ -363,6 +364,7 @@ def _one(
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     name = f"autogluon-{dataset}-{seed}"
+    load = {"before_rayboost": load_average()}
     exp, wall = run_rayboost(storage, name, {"seed": seed, **data, **extra})
     split = json.loads(exp.paths.split.read_text())
     if split["fingerprint"] != ds.fingerprint():
@@ -370,7 +372,9 @@ def _one(
             f"{dataset} seed {seed}: the reloaded data is not the data the run split"
         )
     ensemble, selected = _rayboost_scores(exp)
+    load["before_autogluon"] = load_average()
     ag = run_autogluon(python, ds, split, storage / f"{name}-ag", wall)
+    load["after"] = load_average()
     task = ds.task
     return {
         "seed": seed,
@@ -392,6 +396,7 @@ def _one(
             "leaderboard": ag["leaderboard"],
         },
         **{k: rnd(v, 4) for k, v in compare(ensemble, ag["scores"], task).items()},
+        "load_average": load,
     }
 
 
@@ -502,6 +507,9 @@ def run(quick: bool = False) -> dict[str, Any]:
                 "threads": f"AutoGluon subprocess: num_cpus={CPUS}, OMP/MKL/OpenBLAS threads {CPUS}; "
                 f"rayboost: Ray with {CPUS} CPUs; the two never run at once",
                 "rayboost": "all defaults" + (f" except {QUICK_OVERRIDES}" if quick else ""),
+                "load_average": "per_dataset[...].load_average: 1/5/15-minute load before each "
+                "side and after; both sides' budgets are wall-clock, so other work on the machine "
+                "costs them models and trials",
                 "rows": "train/val/test row indices from the rayboost experiment's split.json",
                 "tables": "mixed-type tables (penguins, mixed) reach AutoGluon as read: raw text, "
                 "boolean, date-as-text and numeric columns, empty cells kept, identifier included",
