@@ -20,6 +20,8 @@ from typing import Any
 
 __all__ = [
     "CLASSIC",
+    "MIXED_LABEL",
+    "MIXED_ROWS",
     "PIXEL_ROWS",
     "data_overrides",
     "goal",
@@ -125,9 +127,22 @@ PIXEL_ROWS = 5000
 """Rows of the 28×28 pixel CSV the benchmarks generate (``examples/make_pixel_csv.py``, seed 0)."""
 
 
+MIXED_ROWS = 5000
+"""Rows of the mixed-type customers CSV the benchmarks generate (``examples/make_mixed_csv.py``,
+seed 0)."""
+MIXED_LABEL = "churned"
+
+
 def data_overrides(dataset: str, folder: Path, rows: int = PIXEL_ROWS) -> dict[str, Any]:
-    """rayboost's ``data.*`` overrides for ``dataset``: a bundled one by name, or ``pixels``:
-    ``rows`` 28×28 images written as a CSV into ``folder``."""
+    """rayboost's ``data.*`` overrides for ``dataset``: a bundled one by name (``penguins`` is
+    a mixed-type table), ``pixels``: ``rows`` 28×28 images written as a CSV into ``folder``,
+    or ``mixed``: :data:`MIXED_ROWS` customers (text, boolean, date and numeric columns with
+    empty cells) written as a CSV into ``folder``."""
+    if dataset == "mixed":
+        from examples.make_mixed_csv import write_csv as write_mixed
+
+        path = write_mixed(folder / "mixed.csv", MIXED_ROWS, seed=0)
+        return {"data.path": str(path), "data.label": MIXED_LABEL}
     if dataset != "pixels":
         return {"data.dataset": dataset}
     from examples.make_pixel_csv import write_csv

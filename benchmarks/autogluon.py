@@ -11,7 +11,10 @@ For each dataset and seed, one side after the other (never both at once on the 2
 2. The experiment's own ``split.json`` gives the train/validation/test row indices; the same
    dataset is loaded again (raw features, not scaled; its fingerprint is checked against the
    split's) and written as ``train/val/test.parquet`` (features flattened to columns, the class
-   label or target in ``label``).
+   label or target in ``label``). A mixed-type table (penguins, mixed) is written as read: its
+   own columns, text, booleans and ISO dates as they are in the file, empty cells kept, the
+   identifier column too (AutoGluon drops such columns itself, as rayboost does), never
+   rayboost's encoded matrix: each side types and encodes the table its own way.
 3. AutoGluon runs in its own virtualenv (it pins an older Ray than rayboost's, so it cannot
    share rayboost's venv) as a subprocess (``_autogluon_fit.py``):
    ``TabularPredictor(label="label", problem_type=binary|multiclass|regression,
@@ -40,9 +43,16 @@ models and ensemble weights on ``eval_metric`` (accuracy), not on log loss.
   logloss_ratio_vs_autogluon   rayboost ensemble test log loss / AutoGluon's (classification)
 
 plus each side's test accuracy, log loss or RMSE, the selected net's, and both wall times.
-Medians over seeds 0-4 per dataset: the bundled digits, breast_cancer and diabetes, and
-5,000 28×28 images from ``examples/make_pixel_csv.py`` ("pixels", 784 pixel columns).
+Medians over seeds 0-4 per dataset: the bundled digits, breast_cancer and diabetes, 5,000
+28×28 images from ``examples/make_pixel_csv.py`` ("pixels", 784 pixel columns), and two
+mixed-type tables: the bundled penguins (344 rows; island and sex as text, measurements with
+empty cells; label species) and 5,000 rows from ``examples/make_mixed_csv.py`` ("mixed":
+customers with text columns of 3 to 50 levels, a boolean, an ISO signup date, numbers, an
+identifier, empty cells in a text, the boolean and a number; label churned).
 ``--quick``: digits, seed 0, with ``search.time_budget_s=15``, ``search.max_epochs=3``.
+``RAYBOOST_BENCH_AUTOGLUON_DATASETS`` (comma-separated names) and
+``RAYBOOST_BENCH_AUTOGLUON_SEEDS`` (comma-separated integers) run a subset, e.g. only the
+mixed-type tables; each dataset and seed prints one line as it finishes.
 
 The AutoGluon venv: ``autogluon.tabular[lightgbm,catboost,xgboost,fastai]==1.6.3`` after
 ``torch==2.13.0`` (1.6.3 admits torch >=2.10,<2.14; 2.13.0 is rayboost's torch, a CPU wheel
@@ -70,9 +80,11 @@ from typing import Any
 import numpy as np
 
 from benchmarks._common import (
+    MIXED_ROWS,
     PIXEL_ROWS,
     data_overrides,
     goal,
+    load_average,
     load_data,
     median,
     ray_session,
@@ -81,8 +93,10 @@ from benchmarks._common import (
     storage_dir,
 )
 
-DATASETS = ("digits", "breast_cancer", "diabetes", "pixels")
+DATASETS = ("digits", "breast_cancer", "diabetes", "pixels", "penguins", "mixed")
 SEEDS = (0, 1, 2, 3, 4)
+DATASETS_ENV = "RAYBOOST_BENCH_AUTOGLUON_DATASETS"
+SEEDS_ENV = "RAYBOOST_BENCH_AUTOGLUON_SEEDS"
 QUICK_OVERRIDES = {"search.time_budget_s": 15, "search.max_epochs": 3}
 PRESET = "medium_quality"
 CPUS = 2  # rayboost's Ray gets 2 CPUs (ray_session); AutoGluon gets the same whole machine
@@ -200,18 +214,30 @@ def _clean_env(threads: int | None = None) -> dict[str, str]:
 # -- data: the experiment's own rows, written for AutoGluon ----------------------------------------
 def frame(ds: Any, rows: Any) -> Any:
     """``ds``'s ``rows`` as a table: one column per feature (images flattened), then ``label``
-    (the original class label, or the regression target)."""
+    (the original class label, or the regression target). A mixed-type table's rows are taken
+    from ``ds.table``, the columns as read (text, booleans, dates as text, empty cells), not
+    from rayboost's encoding of them."""
     import pandas as pd
 
-    X = np.asarray(ds.X)[np.asarray(rows, dtype=np.int64)]
-    X = X.reshape(len(X), -1)
-    names = (
-        list(ds.feature_names) if ds.feature_names and len(ds.feature_names) == X.shape[1] else None
-    )
-    table = pd.DataFrame(X, columns=names or [f"f{i}" for i in range(X.shape[1])])
+    index = np.asarray(rows, dtype=np.int64)
+    if getattr(ds, "table", None) is not None:
+        table = ds.table.iloc[index].reset_index(drop=True)
+        table.columns = [str(c) for c in table.columns]
+        # plain object columns: the files are read by AutoGluon's pandas, which may be older
+        text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+        table[text] = table[text].astype(object).where(table[text].notna(), None)
+    else:
+        X = np.asarray(ds.X)[index]
+        X = X.reshape(len(X), -1)
+        names = (
+            list(ds.feature_names)
+            if ds.feature_names and len(ds.feature_names) == X.shape[1]
+            else None
+        )
+        table = pd.DataFrame(X, columns=names or [f"f{i}" for i in range(X.shape[1])])
     if "label" in table.columns:
         raise ValueError(f"{ds.name} has a feature named 'label'")
-    y = np.asarray(ds.y)[np.asarray(rows, dtype=np.int64)]
+    y = np.asarray(ds.y)[index]
     table["label"] = (
         [ds.classes[i] for i in y] if ds.task == "classification" else y.astype(np.float64)
     )
@@ -338,6 +364,7 @@ def _one(
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     name = f"autogluon-{dataset}-{seed}"
+    load = {"before_rayboost": load_average()}
     exp, wall = run_rayboost(storage, name, {"seed": seed, **data, **extra})
     split = json.loads(exp.paths.split.read_text())
     if split["fingerprint"] != ds.fingerprint():
@@ -345,7 +372,9 @@ def _one(
             f"{dataset} seed {seed}: the reloaded data is not the data the run split"
         )
     ensemble, selected = _rayboost_scores(exp)
+    load["before_autogluon"] = load_average()
     ag = run_autogluon(python, ds, split, storage / f"{name}-ag", wall)
+    load["after"] = load_average()
     task = ds.task
     return {
         "seed": seed,
@@ -367,13 +396,60 @@ def _one(
             "leaderboard": ag["leaderboard"],
         },
         **{k: rnd(v, 4) for k, v in compare(ensemble, ag["scores"], task).items()},
+        "load_average": load,
     }
 
 
+def selection(quick: bool = False) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The datasets and seeds to run: all of them, digits and seed 0 with ``quick``, or those
+    :data:`DATASETS_ENV` and :data:`SEEDS_ENV` name (comma-separated; either may be unset)."""
+    datasets, seeds = (("digits",), (0,)) if quick else (DATASETS, SEEDS)
+    named = [d.strip() for d in os.environ.get(DATASETS_ENV, "").split(",") if d.strip()]
+    unknown = [d for d in named if d not in DATASETS]
+    if unknown:
+        raise ValueError(
+            f"{DATASETS_ENV}: unknown dataset {unknown[0]!r}; choose from {', '.join(DATASETS)}"
+        )
+    if named:
+        datasets = tuple(dict.fromkeys(named))
+    text = [s.strip() for s in os.environ.get(SEEDS_ENV, "").split(",") if s.strip()]
+    if text:
+        try:
+            seeds = tuple(dict.fromkeys(int(s) for s in text))
+        except ValueError:
+            raise ValueError(
+                f"{SEEDS_ENV}: seeds are integers, got {os.environ[SEEDS_ENV]!r}"
+            ) from None
+    return datasets, seeds
+
+
+def _describe(dataset: str) -> str:
+    if dataset == "pixels":
+        return f"{PIXEL_ROWS} 28x28 images (make_pixel_csv, seed 0), 784 columns"
+    if dataset == "mixed":
+        return (
+            f"{MIXED_ROWS} customers (make_mixed_csv, seed 0): text, boolean, ISO date, numeric "
+            "and identifier columns with empty cells, given to AutoGluon as read"
+        )
+    if dataset == "penguins":
+        return "bundled penguins (mixed-type table), given to AutoGluon as read"
+    return f"bundled {dataset}"
+
+
+def _progress(dataset: str, row: dict[str, Any]) -> str:
+    ours, theirs = row["rayboost"], row["autogluon"]
+    key = "rmse" if "rmse" in theirs else "accuracy"
+    return (
+        f"   {dataset} seed {row['seed']}: rayboost {key} {ours['ensemble'].get(key)} "
+        f"log_loss {ours['ensemble'].get('log_loss')} ({ours['wall_s']} s), AutoGluon {key} "
+        f"{theirs.get(key)} log_loss {theirs.get('log_loss')} (fit {theirs['fit_s']} s)"
+    )
+
+
 def run(quick: bool = False) -> dict[str, Any]:
+    datasets, seeds = selection(quick)  # a bad name fails the entry before anything runs
     venv = ensure_venv()  # before anything is timed; fails the entry in one line
     python = venv_python(Path(venv["path"]))
-    datasets, seeds = (("digits",), (0,)) if quick else (DATASETS, SEEDS)
     extra = QUICK_OVERRIDES if quick else {}
     per: dict[str, list[dict[str, Any]]] = {d: [] for d in datasets}
     tasks: dict[str, str] = {}
@@ -385,6 +461,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             for dataset in datasets:
                 row = _one(storage, python, dataset, loaded[dataset], data[dataset], seed, extra)
                 per[dataset].append(row)
+                print(_progress(dataset, row), flush=True)
 
     def med(get: Any, want: str | None = None, digits: int = 4) -> dict[str, float | None]:
         return {
@@ -430,15 +507,15 @@ def run(quick: bool = False) -> dict[str, Any]:
                 "threads": f"AutoGluon subprocess: num_cpus={CPUS}, OMP/MKL/OpenBLAS threads {CPUS}; "
                 f"rayboost: Ray with {CPUS} CPUs; the two never run at once",
                 "rayboost": "all defaults" + (f" except {QUICK_OVERRIDES}" if quick else ""),
+                "load_average": "per_dataset[...].load_average: 1/5/15-minute load before each "
+                "side and after; both sides' budgets are wall-clock, so other work on the machine "
+                "costs them models and trials",
                 "rows": "train/val/test row indices from the rayboost experiment's split.json",
+                "tables": "mixed-type tables (penguins, mixed) reach AutoGluon as read: raw text, "
+                "boolean, date-as-text and numeric columns, empty cells kept, identifier included",
                 "venv": venv,
                 "seeds": list(seeds),
-                "datasets": {
-                    d: f"{PIXEL_ROWS} 28x28 images (make_pixel_csv, seed 0), 784 columns"
-                    if d == "pixels"
-                    else f"bundled {d}"
-                    for d in datasets
-                },
+                "datasets": {d: _describe(d) for d in datasets},
             },
             "units": {
                 "minus_autogluon_pts": "accuracy points (rayboost ensemble − AutoGluon); "
