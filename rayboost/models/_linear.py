@@ -2,6 +2,10 @@
 
 The regularisation strength is chosen on the validation split only; the model kept is
 the one fit on the training split with that value. Saved as plain JSON (no pickle).
+
+On a mixed-type table (given the encoder's ``layout``) it is the "wide" model of wide & deep:
+the one-hot columns plus crosses of each pair of categorical columns, one 0/1 column per
+combination of their levels, hashed into ``cross_buckets`` columns where a pair has more.
 """
 
 from __future__ import annotations
@@ -176,6 +180,41 @@ def _linear_output(X: np.ndarray, arrays: Arrays, n_classes: int | None) -> np.n
     return out
 
 
+MAX_CROSS_COLUMNS = 512
+"""At most this many cross columns in all (pairs with the fewest combinations first)."""
+_CROSS_PRIME = 1_000_003
+
+
+def crossed(X: np.ndarray, layout: dict[str, Any] | None, buckets: int) -> np.ndarray:
+    """``X`` with 0/1 columns for the crosses of each pair of categorical one-hot blocks of
+    ``layout`` appended (see the module's docstring); ``X`` itself without two such blocks."""
+    spans = [(int(a), int(b)) for a, b in (layout or {}).get("categorical", [])]
+    if len(spans) < 2:
+        return X
+    codes = [X[:, a:b].argmax(axis=1) for a, b in spans]
+    pairs = sorted(
+        ((i, j) for i in range(len(spans)) for j in range(i + 1, len(spans))),
+        key=lambda p: (spans[p[0]][1] - spans[p[0]][0]) * (spans[p[1]][1] - spans[p[1]][0]),
+    )
+    blocks, used = [], 0
+    for i, j in pairs:
+        levels_j = spans[j][1] - spans[j][0]
+        combinations = (spans[i][1] - spans[i][0]) * levels_j
+        size = min(combinations, buckets)
+        if used + size > MAX_CROSS_COLUMNS:
+            break
+        index = (
+            codes[i] * levels_j + codes[j]
+            if combinations <= buckets
+            else (codes[i] * _CROSS_PRIME + codes[j]) % buckets
+        )
+        block = np.zeros((len(X), size), dtype=X.dtype)
+        block[np.arange(len(X)), index] = 1.0
+        blocks.append(block)
+        used += size
+    return np.hstack([X, *blocks])
+
+
 class LinearModel:
     """Standardised linear model with C (classification) or alpha (regression) picked on validation."""
 
@@ -188,12 +227,23 @@ class LinearModel:
         params: dict[str, Any] | None = None,
         seed: int = 0,
         n_threads: int = 1,
+        layout: dict[str, Any] | None = None,
+        cross_buckets: int = 32,
     ) -> None:
+        """``layout``: a mixed-type table's encoded layout; its categorical columns are then
+        crossed in pairs (``cross_buckets`` columns per pair at most)."""
         self.task = task
         self.n_classes = n_classes
         self.params = params
         self.seed = seed
         self.n_threads = n_threads
+        self.layout = layout
+        self.cross_buckets = int(cross_buckets)
+        if self.cross_buckets < 1:
+            raise ConfigError(f"cross_buckets must be at least 1, got {cross_buckets!r}")
+
+    def _wide(self, X: np.ndarray) -> np.ndarray:
+        return crossed(X, self.layout, self.cross_buckets)
 
     @staticmethod
     def default_params(task: str) -> dict[str, Any]:
@@ -251,6 +301,8 @@ class LinearModel:
         _check_task(self.task)
         params = self._resolved_params()
         Xt, yt, Xv, yv = _prepare(X_train, y_train, X_val, y_val, self.task)
+        n_features = Xt.shape[1]
+        Xt, Xv = self._wide(Xt), self._wide(Xv)
         self.n_classes_ = _resolve_n_classes(self.n_classes, self.task, yt, yv)
         if self.task == "classification" and np.unique(yt).size < 2:
             raise DataError("y_train has a single class; a classifier needs at least 2")
@@ -269,11 +321,12 @@ class LinearModel:
         best = int(np.argmin(val_losses))  # ties go to the first grid value
         est, value = fitted[best], params[grid_key][best]
         self._set_arrays(candidates[best])
-        self.n_features_ = Xt.shape[1]
+        self.n_features_ = n_features
         self.chosen_ = {"C" if self.task == "classification" else "alpha": value}
         self.summary_ = {
             **self.chosen_,
-            "n_features": int(Xt.shape[1]),
+            "n_features": int(n_features),
+            "cross_columns": int(Xt.shape[1] - n_features),
             "val_loss": val_losses[best],
             "grid_val_losses": val_losses,
         }
@@ -287,14 +340,23 @@ class LinearModel:
         self._check_fitted()
         Xa = _as_matrix(X, "X", self.n_features_)
         ya = _as_targets(y, len(Xa), self.task, "y")
+        Xa_wide = self._wide(Xa)
         params = self._resolved_params()
         value = next(iter(self.chosen_.values()))
         start = time.perf_counter()
         with threadpool_limits(limits=_check_threads(self.n_threads)), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            scaler = StandardScaler().fit(Xa)
-            est = self._estimator(value, params).fit(scaler.transform(Xa), ya)
-        model = LinearModel(self.task, self.n_classes_, self.params, self.seed, self.n_threads)
+            scaler = StandardScaler().fit(Xa_wide)
+            est = self._estimator(value, params).fit(scaler.transform(Xa_wide), ya)
+        model = LinearModel(
+            self.task,
+            self.n_classes_,
+            self.params,
+            self.seed,
+            self.n_threads,
+            self.layout,
+            self.cross_buckets,
+        )
         model.n_classes_ = self.n_classes_
         model._set_arrays(_estimator_arrays(scaler, est))
         if model.task == "classification" and len(model.classes_) != len(self.classes_):
@@ -320,7 +382,7 @@ class LinearModel:
         """Class probabilities (samples, n_classes) or regression predictions (samples, 1)."""
         self._check_fitted()
         X = _as_matrix(X, "X", self.n_features_)
-        return _linear_output(X, self._arrays(), self.n_classes_)
+        return _linear_output(self._wide(X), self._arrays(), self.n_classes_)
 
     def predict_proba(self, X: object) -> np.ndarray:
         """Class probabilities (classification only)."""
@@ -341,6 +403,9 @@ class LinearModel:
             "params": _jsonable(self.params),
             "seed": self.seed,
             "n_threads": self.n_threads,
+            "layout": self.layout,
+            "cross_buckets": self.cross_buckets,
+            "n_features": self.n_features_,
             "scaler_mean": self.mean_.tolist(),
             "scaler_scale": self.scale_.tolist(),
             "coef": self.coef_.tolist(),
@@ -364,7 +429,13 @@ class LinearModel:
                 f"(kind={state.get('kind')!r}, format_version={state.get('format_version')!r})"
             )
         model = cls(
-            state["task"], state["n_classes"], state["params"], state["seed"], state["n_threads"]
+            state["task"],
+            state["n_classes"],
+            state["params"],
+            state["seed"],
+            state["n_threads"],
+            state.get("layout"),  # absent: saved before crosses
+            state.get("cross_buckets", 32),
         )
         model.n_classes_ = state["n_classes"]
         model.mean_ = np.asarray(state["scaler_mean"], dtype=np.float64)
@@ -373,7 +444,7 @@ class LinearModel:
         model.intercept_ = np.asarray(state["intercept"], dtype=np.float64)
         classes = state["classes"]
         model.classes_ = None if classes is None else np.asarray(classes, dtype=np.int64)
-        model.n_features_ = model.coef_.shape[1]
+        model.n_features_ = int(state.get("n_features", model.coef_.shape[1]))
         model.chosen_ = state["chosen"]
         model.summary_ = state["summary"]
         return model

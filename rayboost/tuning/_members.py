@@ -49,7 +49,13 @@ def _fit(
         )
         return FittedMember(kind, model, val_pred, time.time() - start, node_id, records)
     n_classes = data.n_outputs if data.task == "classification" else None
-    model = LinearModel(data.task, n_classes=n_classes, seed=cfg.seed, n_threads=n_threads)
+    model = LinearModel(
+        data.task,
+        n_classes=n_classes,
+        seed=cfg.seed,
+        n_threads=n_threads,
+        layout=getattr(data, "layout", None),
+    )
     model.fit(data.X_train, data.y_train, data.X_val, data.y_val)  # selection on validation only
     return FittedMember(kind, model, model.predict_output(data.X_val), time.time() - start, node_id)
 

@@ -135,3 +135,35 @@ def test_the_wide_part_learns_at_its_own_rate():
     trainer.train_epoch()
     lrs = {g["lr_mult"]: g["lr"] for g in groups}
     assert lrs[3.0] == pytest.approx(3.0 * lrs[1.0])
+
+
+def test_the_linear_wide_model_learns_the_interaction_from_its_crosses(tmp_path):
+    from rayboost.models import LinearModel
+
+    X, y, layout = _encoded(800)
+    train, val = np.arange(600), np.arange(600, 800)
+    plain = LinearModel("classification", 2).fit(X[train], y[train], X[val], y[val])
+    wide = LinearModel("classification", 2, layout=layout).fit(X[train], y[train], X[val], y[val])
+    assert wide.summary_["cross_columns"] == 4 * 5  # a (2 levels + 2) × b (3 + 2): exact
+    accuracy = {
+        name: float((m.predict_output(X[val]).argmax(axis=1) == y[val]).mean())
+        for name, m in (("plain", plain), ("wide", wide))
+    }
+    assert accuracy["plain"] < 0.8 < 0.95 < accuracy["wide"], accuracy
+    wide.save(tmp_path)
+    again = LinearModel.load(tmp_path)
+    assert np.array_equal(again.predict_output(X), wide.predict_output(X))
+    refit = again.refit(X, y)
+    assert refit.layout == layout and refit.predict_output(X[:3]).shape == (3, 2)
+
+
+def test_crosses_are_capped_and_hashed():
+    from rayboost.models._linear import MAX_CROSS_COLUMNS, crossed
+
+    layout = {"categorical": [[0, 60], [60, 120], [120, 180]]}  # 3 pairs of 3,600 combinations
+    X = np.zeros((10, 180), dtype=np.float32)
+    X[:, [5, 70, 150]] = 1.0
+    wide = crossed(X, layout, buckets=200)
+    assert wide.shape[1] == 180 + 2 * 200  # the third pair would pass MAX_CROSS_COLUMNS
+    assert 2 * 200 <= MAX_CROSS_COLUMNS < 3 * 200
+    assert (wide[:, 180:].sum(axis=1) == 2).all()  # one hot column per crossed pair
