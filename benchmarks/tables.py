@@ -1,7 +1,7 @@
 """Mixed-type tables: the wide & deep default against MLP nets, and a 250,000-row table's time
 and memory.
 
-1. **Family.** On the bundled ``penguins`` table and the 5,000-row ``customers`` table of
+1. **Family.** On the bundled ``penguins`` table and the 5,000-row ``customers`` table (``mixed``) of
    ``examples/make_mixed_csv.py`` (text columns of 3 to 50 levels, a boolean, a date, empty
    cells), the default pipeline (``model.family: auto``, which picks ``wide_deep`` for tables
    with categorical columns) against the same run with ``model.family=mlp``: same seed, same
@@ -62,7 +62,7 @@ def _scores(exp: Any) -> dict[str, Any]:
 
 
 def _family(quick: bool) -> dict[str, Any]:
-    names = ("penguins",) if quick else ("penguins", "customers")
+    names = ("penguins",) if quick else ("penguins", "mixed")
     seeds = (0,) if quick else (0, 1, 2)
     per: dict[str, Any] = {}
     with storage_dir() as storage:
