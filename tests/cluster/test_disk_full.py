@@ -96,7 +96,11 @@ def test_a_full_disk_stops_with_one_line_and_resumes(tmp_path, size, stage):
     assert f"`rayboost resume full --storage {mnt}/store` continues" in last
     assert not last.startswith("Traceback")
     full = rayboost.load("full", storage=out / "full")
-    assert full.status == "failed" and full.record.error.startswith("storage full"), full.meta
+    # "failed" when the status still fits on the disk; when not even that fits, the status
+    # stays "running" with nobody holding the lock, which readers show as "died"
+    assert full.status in ("failed", "died"), full.meta
+    if full.status == "failed":
+        assert full.record.error.startswith("storage full"), full.meta
     assert full.record.done("tune") == (stage == "ensemble")  # where the disk filled up
     assert _leftovers(out / "full") == []  # nothing half-written, the lock released
 

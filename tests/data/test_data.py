@@ -45,7 +45,7 @@ def _dataset(X: np.ndarray, y: np.ndarray, task: str = "classification") -> Data
 
 
 def test_bundled_names() -> None:
-    assert set(BUNDLED) == {"digits", "breast_cancer", "diabetes"}
+    assert set(BUNDLED) == {"digits", "breast_cancer", "diabetes", "penguins"}
 
 
 def test_digits() -> None:
