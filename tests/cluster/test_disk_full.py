@@ -104,14 +104,19 @@ def test_a_full_disk_stops_with_one_line_and_resumes(tmp_path, size, stage):
     assert full.record.done("tune") == (stage == "ensemble")  # where the disk filled up
     assert _leftovers(out / "full") == []  # nothing half-written, the lock released
 
-    # the resume, once there is space: every trial once, every epoch once, the ensemble whole
+    # the resume, once there is space: every trial once, every epoch once, the ensemble whole.
+    # Trials are restored from their checkpoints, unless the disk filled up while Tune wrote
+    # its own state file (Tune writes it in place): Tune then cannot restore the round, and
+    # its trials are "abandoned" and replaced by new ones, up to the planned number.
     resume_err = (out / "resume.err").read_text()
     assert (out / "resume.rc").read_text().strip() == "0", resume_err[-3000:]
     exp = rayboost.load("full", storage=out / "done")
     assert exp.status == "completed"
     trials, epochs = exp.trials(), exp.epochs()
-    assert trials["trial_id"].is_unique and len(trials) == 4, trials
-    assert set(trials["status"]) <= {"completed", "stopped"}, trials[["trial_id", "status"]]
+    assert trials["trial_id"].is_unique, trials
+    ended = trials[trials["status"] != "abandoned"]
+    assert len(ended) == 4, trials[["trial_id", "status"]]
+    assert set(ended["status"]) <= {"completed", "stopped"}, trials[["trial_id", "status"]]
     assert not epochs.duplicated(["trial_id", "epoch"]).any()
     for trial_id, own in epochs.groupby("trial_id"):
         assert own["epoch"].tolist() == list(range(1, len(own) + 1)), trial_id
