@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import sys
 from pathlib import Path
 from typing import Any
@@ -355,6 +356,11 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not faulthandler.is_enabled():  # a crash in native code (torch, XGBoost) shows where
+        try:
+            faulthandler.enable()
+        except (OSError, ValueError, AttributeError):  # a stderr without a file (captured)
+            pass
     args = _parser().parse_args(argv)
     try:
         commands = {
